@@ -1,0 +1,141 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Backend } from '../backend/backend.js';
+import { chat, chatStream, prepareChat, type ChatOptions } from '../chat/chat.js';
+import { detectChatFormat, type ChatFormat } from '../chat/format.js';
+import type { ChatMessage } from '../chat/messages.js';
+import { FormatError } from '../errors.js';
+import { readJsonFile } from '../formats/file-io.js';
+import { parseGenerationConfig, resolveGenerationConfig, type GenerationConfig } from '../generation/config.js';
+import { generate, generateText, type GenerateOptions, type GeneratedChunk, type GenerationResult } from '../generation/generate.js';
+import type { ModelConfig } from '../model/config.js';
+import type { KVCache } from '../model/kv-cache.js';
+import { loadModel, readModelConfig } from '../model/load.js';
+import type { XverseModel } from '../model/xverse.js';
+import { parseDType, type DType } from '../tensor/dtype.js';
+import { loadTokenizer } from '../tokenizer/load.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import { defaultModelPath } from './default-model.js';
+
+/** Storage precision of the weights: as in the files ('auto'), or converted on load. */
+export type DTypeOption = 'auto' | DType | 'float32' | 'float16' | 'bfloat16';
+
+export interface FromPretrainedOptions {
+  /** Weight storage dtype (math is f32 either way). Default 'auto': keep the checkpoint's dtype. */
+  dtype?: DTypeOption;
+  /** Compute backend; default the TypeScript reference backend. */
+  backend?: Backend;
+  /** Override the chat prompt format detected from the folder. */
+  chatFormat?: ChatFormat;
+  /** Called per tensor while loading (done, total, tensor name). */
+  onProgress?: (done: number, total: number, name: string) => void;
+  /** Called with checkpoint tensors the model does not use (default: ignored). */
+  onUnusedTensors?: (names: string[]) => void;
+}
+
+/** A prompt: text (encoded with the tokenizer's own special-token rule) or token ids. */
+export type PromptInput = string | readonly number[];
+
+/**
+ * A loaded XVERSE (or Llama) causal LM, with XVERSE's Python conveniences: `generationConfig`
+ * from generation_config.json, `generate`, and `chat(tokenizer, messages)`.
+ */
+export class XverseForCausalLM {
+  /** Defaults for generate/chat: HF defaults overridden by the folder's generation_config.json. */
+  generationConfig: GenerationConfig;
+  /** The chat prompt format used by `chat` (see `chatFormatReason`). */
+  chatFormat: ChatFormat;
+  readonly chatFormatReason: string;
+
+  constructor(readonly path: string, readonly model: XverseModel, fileGenerationConfig: Partial<GenerationConfig>, chatFormat?: ChatFormat) {
+    this.generationConfig = resolveGenerationConfig(
+      { eosTokenIds: [...model.config.eosTokenIds], bosTokenId: model.config.bosTokenId, padTokenId: model.config.padTokenId },
+      fileGenerationConfig,
+    );
+    const choice = detectChatFormat(model.config, chatFormat);
+    this.chatFormat = choice.format;
+    this.chatFormatReason = choice.reason;
+  }
+
+  get config(): ModelConfig {
+    return this.model.config;
+  }
+
+  /** A KV cache to pass as `options.cache` so consecutive calls reuse a shared prompt prefix. */
+  createCache(): KVCache {
+    return this.model.createCache();
+  }
+
+  /** Generates a continuation and returns the whole result (text, ids, finish reason, timings). */
+  generate(tokenizer: Tokenizer, prompt: PromptInput, options: GenerateOptions = {}): Promise<GenerationResult> {
+    return generateText(this.model, tokenizer, this.promptIds(tokenizer, prompt), this.withDefaults(options));
+  }
+
+  /** Streams a continuation chunk by chunk; the iterator's return value is the GenerationResult. */
+  generateStream(tokenizer: Tokenizer, prompt: PromptInput, options: GenerateOptions = {}): AsyncGenerator<GeneratedChunk, GenerationResult, void> {
+    return generate(this.model, tokenizer, this.promptIds(tokenizer, prompt), this.withDefaults(options));
+  }
+
+  /**
+   * XVERSE's `model.chat(tokenizer, messages)`: the reply to a history of
+   * `{role: 'system'|'user'|'assistant'|'exec', content}` messages, built with the model's chat
+   * format. With `{ stream: true }` it returns an async iterator of text deltas instead.
+   */
+  chat(tokenizer: Tokenizer, messages: readonly ChatMessage[], options?: ChatOptions & { stream?: false }): Promise<string>;
+  chat(tokenizer: Tokenizer, messages: readonly ChatMessage[], options: ChatOptions & { stream: true }): AsyncGenerator<string, GenerationResult, void>;
+  chat(tokenizer: Tokenizer, messages: readonly ChatMessage[], options: ChatOptions & { stream?: boolean } = {}): Promise<string> | AsyncGenerator<string, GenerationResult, void> {
+    const { stream, ...rest } = options;
+    const opts = { format: this.chatFormat, ...this.withDefaults(rest) };
+    return stream ? chatStream(this.model, tokenizer, messages, opts) : chat(this.model, tokenizer, messages, opts);
+  }
+
+  /** The prompt ids `chat` would feed the model for `messages` (for inspection and tests). */
+  buildChatInput(tokenizer: Tokenizer, messages: readonly ChatMessage[], options: ChatOptions = {}): number[] {
+    return prepareChat(this.model, tokenizer, messages, { format: this.chatFormat, ...this.withDefaults(options) }).promptIds;
+  }
+
+  private withDefaults<T extends GenerateOptions>(options: T): T {
+    return { ...options, generationConfig: { ...this.generationConfig, ...options.generationConfig } };
+  }
+
+  private promptIds(tokenizer: Tokenizer, prompt: PromptInput): number[] {
+    return typeof prompt === 'string' ? tokenizer.encode(prompt) : [...prompt];
+  }
+}
+
+function resolveDType(option: DTypeOption | undefined): DType | 'auto' {
+  if (option === undefined || option === 'auto') return 'auto';
+  const dtype = parseDType(option);
+  if (!dtype) throw new RangeError(`dtype must be auto, float32, float16 or bfloat16, got "${option}"`);
+  return dtype;
+}
+
+function resolveModelPath(modelPath: string | undefined): string {
+  const dir = modelPath ?? defaultModelPath();
+  if (!fs.existsSync(dir)) throw new FormatError(`${dir}: no such model folder`);
+  return dir;
+}
+
+/** `AutoModelForCausalLM.fromPretrained(path)` as in transformers; no path = the embedded default model. */
+export class AutoModelForCausalLM {
+  static async fromPretrained(modelPath?: string, options: FromPretrainedOptions = {}): Promise<XverseForCausalLM> {
+    const dir = resolveModelPath(modelPath);
+    const genFile = path.join(dir, 'generation_config.json');
+    const generationConfig = fs.existsSync(genFile) ? parseGenerationConfig(readJsonFile(genFile), genFile) : {};
+    const { dtype, chatFormat, ...loadOptions } = options;
+    const model = loadModel(dir, { ...loadOptions, dtype: resolveDType(dtype) });
+    return new XverseForCausalLM(dir, model, generationConfig, chatFormat);
+  }
+}
+
+/** `AutoTokenizer.fromPretrained(path)`: tokenizer.json or llama2.c tokenizer.bin; no path = the default model's. */
+export class AutoTokenizer {
+  static async fromPretrained(tokenizerPath?: string): Promise<Tokenizer> {
+    const target = resolveModelPath(tokenizerPath);
+    // Special ids the tokenizer files leave open come from the model's config.json, when there is one.
+    const configFile = path.join(fs.statSync(target).isDirectory() ? target : path.dirname(target), 'config.json');
+    if (!fs.existsSync(configFile)) return loadTokenizer(target);
+    const config = readModelConfig(path.dirname(configFile));
+    return loadTokenizer(target, { bosTokenId: config.bosTokenId, eosTokenId: config.eosTokenIds[0] ?? null, padTokenId: config.padTokenId });
+  }
+}

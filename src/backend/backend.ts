@@ -1,0 +1,72 @@
+import type { Tensor } from '../tensor/tensor.js';
+
+/**
+ * The compute interface the model is written against. Every kernel has a plain TypeScript
+ * reference implementation (src/backend/ts); faster backends implement the same interface and are
+ * tested kernel by kernel against that reference.
+ *
+ * Activations are always f32, row-major. Weights are uploaded once and referred to by handle, so a
+ * backend may keep them in whatever layout or precision its kernels want.
+ */
+export interface Backend {
+  readonly name: string;
+
+  /** Takes a 2-D weight [rows = out features, cols = in features] (PyTorch Linear layout). */
+  uploadMatrix(weight: Tensor): Matrix;
+
+  /** Takes a 1-D vector (norm weights) and returns it widened to f32. */
+  uploadVector(weight: Tensor): Float32Array;
+
+  /** out[n, w.rows] = x[n, w.cols] · Wᵀ. */
+  matmul(out: Float32Array, x: Float32Array, w: Matrix, n: number): void;
+
+  /** out[i, :] = table[ids[i], :] widened to f32. */
+  embed(out: Float32Array, table: Matrix, ids: ArrayLike<number>): void;
+
+  /** out[i, :] = x[i, :] / sqrt(mean(x[i, :]²) + eps) · weight, for n rows of `dim`. */
+  rmsNorm(out: Float32Array, x: Float32Array, weight: Float32Array, n: number, dim: number, eps: number): void;
+
+  /**
+   * Rotary embedding in the HF "rotate_half" layout, in place: for each of n rows (positions
+   * startPos … startPos+n−1) and each head, pairs (j, j + headDim/2) rotate by pos·invFreq[j].
+   */
+  rope(x: Float32Array, n: number, nHeads: number, headDim: number, startPos: number, invFreq: Float32Array): void;
+
+  /** x = silu(x) · y elementwise over `len` values (SwiGLU's gate). */
+  siluMul(x: Float32Array, y: Float32Array, len: number): void;
+
+  /** x += y elementwise over `len` values (residual connections). */
+  add(x: Float32Array, y: Float32Array, len: number): void;
+
+  /** Storage for one layer's keys and values, `capacity` positions of `kvDim` values each. */
+  createKVStore(capacity: number, kvDim: number): KVStore;
+
+  /**
+   * Causal attention of n new query rows (positions startPos … startPos+n−1) over the first
+   * startPos+n cached positions: out[i, h] = softmax(q[i, h] · K[0..startPos+i, g]ᵀ · scale) · V,
+   * where KV head g = floor(h / (nHeads / nKvHeads)) (grouped-query attention).
+   */
+  attention(
+    out: Float32Array, q: Float32Array, store: KVStore, n: number, startPos: number,
+    nHeads: number, nKvHeads: number, headDim: number, scale: number,
+  ): void;
+}
+
+/** A weight matrix owned by a backend. */
+export interface Matrix {
+  readonly rows: number;
+  readonly cols: number;
+  /** Bytes the backend holds for it (for memory reports). */
+  readonly bytes: number;
+}
+
+/** Keys and values of one layer, written position by position. */
+export interface KVStore {
+  readonly capacity: number;
+  readonly kvDim: number;
+  /** Copies n rows of k and v (each n × kvDim) to positions pos … pos+n−1. */
+  write(pos: number, k: Float32Array, v: Float32Array, n: number): void;
+  /** Returns a store with room for `capacity` positions holding the first `keep` positions of this one. */
+  grow(capacity: number, keep: number): KVStore;
+  readonly bytes: number;
+}

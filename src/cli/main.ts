@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { describeError } from '../errors.js';
+import { chatCommand } from './chat.js';
+import { generateCommand } from './generate.js';
+import { tokenizeCommand } from './tokenize.js';
+
+const program = new Command('xverse')
+  .description('Run XVERSE (and Llama-shaped) language models from Node.js: generate, chat, tokenize')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .exitOverride();
+
+program.addCommand(generateCommand());
+program.addCommand(chatCommand());
+program.addCommand(tokenizeCommand());
+for (const cmd of program.commands) cmd.exitOverride();
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode);
+  // Bad input is reported in one line, never as a stack trace (set XVERSE_DEBUG=1 to see one).
+  process.stderr.write(`xverse: ${describeError(err)}\n`);
+  if (process.env['XVERSE_DEBUG']) console.error(err);
+  process.exit(1);
+}

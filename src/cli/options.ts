@@ -1,0 +1,105 @@
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { AutoModelForCausalLM, AutoTokenizer, type DTypeOption, type XverseForCausalLM } from '../api/pretrained.js';
+import { parseChatFormat, type ChatFormat } from '../chat/format.js';
+import type { GenerateOptions, GenerationStats } from '../generation/generate.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+
+/** Flags shared by the commands that load a model and generate. */
+export interface ModelFlags {
+  model?: string;
+  tokenizer?: string;
+  dtype?: DTypeOption;
+}
+
+export interface SamplingFlags {
+  maxNewTokens?: number;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  repetitionPenalty?: number;
+  seed?: number;
+  greedy?: boolean;
+  stop?: string[];
+  verbose?: boolean;
+}
+
+export function integerArg(min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer ≥ ${min}, got "${value}"`);
+    return n;
+  };
+}
+
+export function numberArg(check: (n: number) => boolean, what: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || !check(n)) throw new InvalidArgumentError(`expected ${what}, got "${value}"`);
+    return n;
+  };
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export function addModelFlags(cmd: Command): Command {
+  return cmd
+    .option('-m, --model <path>', 'model folder (config.json + safetensors); default: the embedded stories260K')
+    .option('--tokenizer <path>', 'tokenizer.json, llama2.c tokenizer.bin, or a folder with one (default: the model folder)')
+    .addOption(new Option('--dtype <dtype>', 'weight storage precision (math is f32)').choices(['auto', 'float32', 'float16', 'bfloat16']).default('auto'));
+}
+
+export function addSamplingFlags(cmd: Command): Command {
+  return cmd
+    .option('-n, --max-new-tokens <n>', 'most tokens to generate (default: generation_config.json)', integerArg(0))
+    .option('-t, --temperature <t>', 'sampling temperature; 0 = greedy', numberArg((n) => n >= 0, 'a number ≥ 0'))
+    .option('--top-k <k>', 'keep the k most likely tokens (0 = off)', integerArg(0))
+    .option('--top-p <p>', 'nucleus sampling threshold in (0, 1]', numberArg((n) => n > 0 && n <= 1, 'a number in (0, 1]'))
+    .option('--repetition-penalty <r>', 'HF repetition penalty over prompt and output (1 = off)', numberArg((n) => n > 0, 'a number > 0'))
+    .option('-s, --seed <n>', 'random seed, for reproducible sampling', integerArg(0))
+    .option('--greedy', 'always pick the most likely token (no sampling)')
+    .option('--stop <text>', 'stop when this text appears (repeatable)', collect)
+    .option('-v, --verbose', 'print speeds and token counts to stderr');
+}
+
+/** Maps CLI flags onto generate() options; any sampling flag turns sampling on unless --greedy. */
+export function generateOptionsFromFlags(flags: SamplingFlags): GenerateOptions {
+  const o: GenerateOptions = {};
+  if (flags.maxNewTokens !== undefined) o.maxNewTokens = flags.maxNewTokens;
+  if (flags.temperature !== undefined) o.temperature = flags.temperature;
+  if (flags.topK !== undefined) o.topK = flags.topK;
+  if (flags.topP !== undefined) o.topP = flags.topP;
+  if (flags.repetitionPenalty !== undefined) o.repetitionPenalty = flags.repetitionPenalty;
+  if (flags.seed !== undefined) o.seed = flags.seed;
+  if (flags.stop !== undefined) o.stop = flags.stop;
+  if (flags.greedy) o.doSample = false;
+  else if (flags.temperature !== undefined || flags.topK !== undefined || flags.topP !== undefined) o.doSample = true;
+  return o;
+}
+
+export function chatFormatArg(value: string): ChatFormat {
+  try {
+    return parseChatFormat(value);
+  } catch {
+    throw new InvalidArgumentError(`expected v1 or v2, got "${value}"`);
+  }
+}
+
+/** Loads the model and its tokenizer as the flags say. */
+export async function loadFromFlags(flags: ModelFlags & { chatFormat?: ChatFormat }): Promise<{ model: XverseForCausalLM; tokenizer: Tokenizer }> {
+  const model = await AutoModelForCausalLM.fromPretrained(flags.model, {
+    ...(flags.dtype ? { dtype: flags.dtype } : {}),
+    ...(flags.chatFormat ? { chatFormat: flags.chatFormat } : {}),
+  });
+  const tokenizer = await AutoTokenizer.fromPretrained(flags.tokenizer ?? model.path);
+  return { model, tokenizer };
+}
+
+/** One line of timing figures, as `--verbose` prints them. */
+export function formatStats(s: GenerationStats): string {
+  const f = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '–');
+  return `prompt ${s.promptTokens} tokens (${s.cachedTokens} cached), prefill ${f(s.prefillMs)} ms = ${f(s.prefillTokensPerSecond)} tok/s; ` +
+    `generated ${s.generatedTokens} tokens, decode ${f(s.decodeTokensPerSecond)} tok/s; ` +
+    `time to first token ${s.timeToFirstTokenMs === null ? '–' : f(s.timeToFirstTokenMs)} ms; total ${f(s.totalMs)} ms`;
+}

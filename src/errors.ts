@@ -1,0 +1,39 @@
+/**
+ * Typed errors. Every error the library raises on bad input is one of these, with a one-line
+ * message that names the file, tensor or field at fault; the CLI prints `message` and exits.
+ */
+export class XverseError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A model, weight or tokenizer file is malformed, truncated or inconsistent. */
+export class FormatError extends XverseError {}
+
+/** config.json / generation_config.json is missing a field or holds an unusable value. */
+export class ConfigError extends XverseError {}
+
+/** Text cannot be encoded or ids cannot be decoded. */
+export class TokenizerError extends XverseError {}
+
+/** A chat history that XVERSE's prompt builders refuse (unknown role, misplaced system message…). */
+export class ChatError extends XverseError {}
+
+/** Invalid generation options (negative temperature, top_p outside (0, 1], …). */
+export class GenerationError extends XverseError {}
+
+/** Raised inside the generation loop when its AbortSignal fires. */
+export class AbortError extends XverseError {}
+
+/** Turns any thrown value into a one-line message fit for a terminal. */
+export function describeError(err: unknown): string {
+  if (err instanceof XverseError) return `${err.name}: ${err.message}`;
+  if (err instanceof Error) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') return err.message;
+    return `${err.name}: ${err.message}`;
+  }
+  return String(err);
+}

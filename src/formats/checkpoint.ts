@@ -1,0 +1,145 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { FormatError } from '../errors.js';
+import { byteSize, type Tensor } from '../tensor/tensor.js';
+import { readJsonFile } from './file-io.js';
+import { SafetensorsFile, writeSafetensors, type TensorEntry, type TensorSource } from './safetensors.js';
+
+/** The tensors of a checkpoint, however many files they are spread over. */
+export interface WeightSource {
+  /** What was opened (a file or an index), for messages. */
+  readonly description: string;
+  /** Every file that holds tensors. */
+  readonly files: readonly string[];
+  names(): string[];
+  entry(name: string): TensorEntry | undefined;
+  read(name: string): Tensor;
+  close(): void;
+}
+
+export const SAFETENSORS_INDEX = 'model.safetensors.index.json';
+export const SAFETENSORS_SINGLE = 'model.safetensors';
+
+/**
+ * Opens the weights of a Hugging Face model folder: `model.safetensors.index.json` (sharded) or
+ * `model.safetensors` (single); a lone `*.safetensors` file also works. PyTorch `.bin` checkpoints
+ * get a clear error until their reader lands.
+ */
+export function openCheckpoint(dirOrFile: string): WeightSource {
+  const stat = fs.statSync(dirOrFile, { throwIfNoEntry: false });
+  if (!stat) throw new FormatError(`${dirOrFile}: no such file or folder`);
+  if (stat.isFile()) {
+    return dirOrFile.endsWith('.json') ? openShardedSafetensors(dirOrFile) : openSingleSafetensors(dirOrFile);
+  }
+  const index = path.join(dirOrFile, SAFETENSORS_INDEX);
+  if (fs.existsSync(index)) return openShardedSafetensors(index);
+  const single = path.join(dirOrFile, SAFETENSORS_SINGLE);
+  if (fs.existsSync(single)) return openSingleSafetensors(single);
+  const files = fs.readdirSync(dirOrFile);
+  const others = files.filter((f) => f.endsWith('.safetensors'));
+  if (others.length === 1) return openSingleSafetensors(path.join(dirOrFile, others[0]!));
+  if (files.some((f) => /^pytorch_model.*\.bin(\.index\.json)?$/.test(f))) {
+    throw new FormatError(`${dirOrFile}: holds PyTorch .bin weights, which this version cannot read yet; convert them to safetensors first`);
+  }
+  throw new FormatError(`${dirOrFile}: no weights found (looked for ${SAFETENSORS_INDEX}, ${SAFETENSORS_SINGLE} or one *.safetensors file)`);
+}
+
+function openSingleSafetensors(file: string): WeightSource {
+  const st = SafetensorsFile.open(file);
+  return {
+    description: file,
+    files: [file],
+    names: () => [...st.tensors.keys()],
+    entry: (name) => st.tensors.get(name),
+    read: (name) => st.read(name),
+    close: () => st.close(),
+  };
+}
+
+/** `{"metadata": {...}, "weight_map": {tensor: shard file}}`; shards are opened lazily, once each. */
+function openShardedSafetensors(indexFile: string): WeightSource {
+  const index = readJsonFile(indexFile);
+  const weightMap = (index as { weight_map?: unknown } | null)?.weight_map;
+  if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
+    throw new FormatError(`${indexFile}: missing "weight_map" object`);
+  }
+  const dir = path.dirname(indexFile);
+  const shardOf = new Map<string, string>();
+  for (const [name, shard] of Object.entries(weightMap as Record<string, unknown>)) {
+    if (typeof shard !== 'string' || shard === '' || path.isAbsolute(shard) || shard.split(/[\\/]/).includes('..')) {
+      throw new FormatError(`${indexFile}: weight_map["${name}"] must be a shard file name inside the folder, got ${JSON.stringify(shard)}`);
+    }
+    shardOf.set(name, path.join(dir, shard));
+  }
+  const files = [...new Set(shardOf.values())];
+  const open = new Map<string, SafetensorsFile>();
+  const shard = (file: string): SafetensorsFile => {
+    let st = open.get(file);
+    if (!st) {
+      if (!fs.existsSync(file)) throw new FormatError(`${indexFile}: shard ${path.basename(file)} is listed but missing`);
+      st = SafetensorsFile.open(file);
+      open.set(file, st);
+    }
+    return st;
+  };
+  const entry = (name: string): TensorEntry | undefined => {
+    const file = shardOf.get(name);
+    if (!file) return undefined;
+    const e = shard(file).tensors.get(name);
+    if (!e) throw new FormatError(`${indexFile}: tensor "${name}" is mapped to ${path.basename(file)} but that file does not contain it`);
+    return e;
+  };
+  return {
+    description: indexFile,
+    files,
+    names: () => [...shardOf.keys()],
+    entry,
+    read: (name) => {
+      if (!entry(name)) throw new FormatError(`${indexFile}: no tensor named "${name}"`);
+      return shard(shardOf.get(name)!).read(name);
+    },
+    close: () => {
+      for (const st of open.values()) st.close();
+      open.clear();
+    },
+  };
+}
+
+/**
+ * Writes tensors as a Hugging Face checkpoint in `dir`: one `model.safetensors`, or — when they
+ * exceed `maxShardBytes` — `model-0000k-of-0000n.safetensors` shards plus the index file, the
+ * layout `save_pretrained` produces. Tensors are streamed one at a time.
+ */
+export function writeCheckpoint(dir: string, sources: readonly TensorSource[], options: { maxShardBytes?: number } = {}): string[] {
+  const limit = options.maxShardBytes ?? Infinity;
+  const shards: TensorSource[][] = [[]];
+  let size = 0;
+  for (const s of sources) {
+    const bytes = byteSize(s.dtype, s.shape);
+    if (size > 0 && size + bytes > limit) {
+      shards.push([]);
+      size = 0;
+    }
+    shards[shards.length - 1]!.push(s);
+    size += bytes;
+  }
+  fs.mkdirSync(dir, { recursive: true });
+  if (shards.length === 1) {
+    writeSafetensors(path.join(dir, SAFETENSORS_SINGLE), shards[0]!, { format: 'pt' });
+    return [SAFETENSORS_SINGLE];
+  }
+  const pad = (k: number) => String(k).padStart(5, '0');
+  const names = shards.map((_, i) => `model-${pad(i + 1)}-of-${pad(shards.length)}.safetensors`);
+  const weightMap: Record<string, string> = {};
+  let total = 0;
+  shards.forEach((shard, i) => {
+    writeSafetensors(path.join(dir, names[i]!), shard, { format: 'pt' });
+    for (const s of shard) {
+      weightMap[s.name] = names[i]!;
+      total += byteSize(s.dtype, s.shape);
+    }
+  });
+  const index = { metadata: { total_size: total }, weight_map: weightMap };
+  fs.writeFileSync(path.join(dir, SAFETENSORS_INDEX), JSON.stringify(index, null, 2) + '\n');
+  return [...names, SAFETENSORS_INDEX];
+}

@@ -1,0 +1,57 @@
+import fs from 'node:fs';
+import { FormatError } from '../errors.js';
+
+/** Largest single read: keeps each readSync call well under Node's 2 GiB per-call limit. */
+const MAX_READ_CHUNK = 1 << 30;
+
+/**
+ * A read-only file accessed with positional reads, so that a multi-GB checkpoint is never held in
+ * one buffer: each tensor is read on its own, straight from its offset.
+ */
+export class RandomAccessFile {
+  private fd: number | null;
+  readonly size: number;
+
+  constructor(readonly path: string) {
+    this.fd = fs.openSync(path, 'r');
+    this.size = fs.fstatSync(this.fd).size;
+  }
+
+  /** Reads exactly `length` bytes at `offset` into `into` (or a new buffer); short files are a FormatError. */
+  read(offset: number, length: number, into?: Uint8Array): Uint8Array {
+    if (this.fd === null) throw new Error(`${this.path}: file already closed`);
+    if (offset < 0 || length < 0 || offset + length > this.size) {
+      throw new FormatError(`${this.path}: read of ${length} bytes at offset ${offset} runs past the end of the file (${this.size} bytes)`);
+    }
+    const out = into ?? new Uint8Array(length);
+    let done = 0;
+    while (done < length) {
+      const chunk = Math.min(MAX_READ_CHUNK, length - done);
+      const n = fs.readSync(this.fd, out, done, chunk, offset + done);
+      if (n === 0) throw new FormatError(`${this.path}: unexpected end of file at offset ${offset + done}`);
+      done += n;
+    }
+    return out;
+  }
+
+  close(): void {
+    if (this.fd !== null) fs.closeSync(this.fd);
+    this.fd = null;
+  }
+}
+
+/** Reads and parses a JSON file; a missing file or invalid JSON is a one-line FormatError naming it. */
+export function readJsonFile(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new FormatError(code === 'ENOENT' ? `${file}: file not found` : `${file}: cannot read (${code ?? String(err)})`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new FormatError(`${file}: invalid JSON (${(err as Error).message})`);
+  }
+}

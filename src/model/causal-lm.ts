@@ -1,0 +1,17 @@
+import type { ModelConfig } from './config.js';
+import type { KVCache } from './kv-cache.js';
+
+/** What generation needs from a model: a KV cache and a forward pass that appends to it. */
+export interface CausalLM {
+  readonly config: ModelConfig;
+
+  /** A fresh, empty cache; it grows on demand up to `config.maxPositionEmbeddings` positions. */
+  createCache(): KVCache;
+
+  /**
+   * Runs `ids` at positions cache.length … cache.length+ids.length−1 in one batched pass,
+   * appends their keys/values (and ids) to the cache, and returns next-token logits:
+   * the last position's [vocab] by default, or all positions' [ids.length × vocab] with `allLogits`.
+   */
+  forward(ids: ArrayLike<number>, cache: KVCache, options?: { allLogits?: boolean }): Float32Array;
+}

@@ -1,0 +1,111 @@
+import type { Backend, Matrix } from '../backend/backend.js';
+import { FormatError } from '../errors.js';
+import type { WeightSource } from '../formats/checkpoint.js';
+import { convertStorage, type DType } from '../tensor/dtype.js';
+import { formatShape, shapeEquals, type Tensor } from '../tensor/tensor.js';
+import type { ModelConfig } from './config.js';
+
+export interface LayerWeights {
+  readonly inputNorm: Float32Array;
+  readonly q: Matrix;
+  readonly k: Matrix;
+  readonly v: Matrix;
+  readonly o: Matrix;
+  readonly postAttentionNorm: Float32Array;
+  readonly gate: Matrix;
+  readonly up: Matrix;
+  readonly down: Matrix;
+}
+
+export interface ModelWeights {
+  readonly embed: Matrix;
+  readonly layers: readonly LayerWeights[];
+  readonly norm: Float32Array;
+  readonly lmHead: Matrix;
+}
+
+export interface LoadWeightsOptions {
+  /** Storage dtype for matrices: 'auto' keeps what the file holds. Norms are always f32. */
+  dtype?: DType | 'auto';
+  /** Called after each tensor with (tensors done, tensors in all, name). */
+  onProgress?: (done: number, total: number, name: string) => void;
+  /** Called once with the names of tensors in the checkpoint that the model does not use. */
+  onUnusedTensors?: (names: string[]) => void;
+}
+
+/** Buffers that checkpoints may carry but that are recomputed here (HF, vLLM and llama.cpp skip them too). */
+const IGNORED = /\.rotary_emb\.(inv_freq|cos_cached|sin_cached)$/;
+
+/**
+ * Loads every tensor the XVERSE/Llama graph needs, one at a time (read → convert → upload → drop),
+ * checking names and shapes against the config. Errors name the tensor and the file.
+ */
+export function loadWeights(source: WeightSource, config: ModelConfig, backend: Backend, options: LoadWeightsOptions = {}): ModelWeights {
+  const { hiddenSize: D, intermediateSize: F, vocabSize: V, numHeads, numKvHeads, headDim } = config;
+  const qDim = numHeads * headDim;
+  const kvDim = numKvHeads * headDim;
+  // Tied heads reuse the embedding even if the file also stores lm_head.weight (as HF does).
+  const tieHead = config.tieWordEmbeddings;
+  const expected: Array<[string, number[]]> = [['model.embed_tokens.weight', [V, D]]];
+  for (let l = 0; l < config.numLayers; l++) {
+    const p = `model.layers.${l}`;
+    expected.push(
+      [`${p}.input_layernorm.weight`, [D]],
+      [`${p}.self_attn.q_proj.weight`, [qDim, D]],
+      [`${p}.self_attn.k_proj.weight`, [kvDim, D]],
+      [`${p}.self_attn.v_proj.weight`, [kvDim, D]],
+      [`${p}.self_attn.o_proj.weight`, [D, qDim]],
+      [`${p}.post_attention_layernorm.weight`, [D]],
+      [`${p}.mlp.gate_proj.weight`, [F, D]],
+      [`${p}.mlp.up_proj.weight`, [F, D]],
+      [`${p}.mlp.down_proj.weight`, [D, F]],
+    );
+  }
+  expected.push(['model.norm.weight', [D]]);
+  if (!tieHead) expected.push(['lm_head.weight', [V, D]]);
+
+  // Check presence and shapes of everything before reading any data, so a bad checkpoint fails fast.
+  for (const [name, shape] of expected) {
+    const entry = source.entry(name);
+    if (!entry) {
+      const hint = name === 'lm_head.weight' ? ' (set "tie_word_embeddings": true in config.json if the head shares the embedding)' : '';
+      throw new FormatError(`${source.description}: missing tensor "${name}"${hint}`);
+    }
+    if (!shapeEquals(entry.shape, shape)) {
+      throw new FormatError(`${entry.file}: tensor "${name}" has shape ${formatShape(entry.shape)}, the config implies ${formatShape(shape)}`);
+    }
+  }
+  const wanted = new Set(expected.map(([n]) => n));
+  const unused = source.names().filter((n) => !wanted.has(n) && !IGNORED.test(n) && !(tieHead && n === 'lm_head.weight'));
+  if (unused.length > 0) options.onUnusedTensors?.(unused);
+
+  let done = 0;
+  const read = (name: string): Tensor => {
+    const t = source.read(name);
+    const target = !options.dtype || options.dtype === 'auto' ? t.dtype : options.dtype;
+    options.onProgress?.(++done, expected.length, name);
+    return target === t.dtype ? t : { dtype: target, shape: t.shape, data: convertStorage(t.dtype, target, t.data) };
+  };
+  const matrix = (name: string) => backend.uploadMatrix(read(name));
+  const vector = (name: string) => backend.uploadVector(read(name));
+
+  const embed = matrix('model.embed_tokens.weight');
+  const layers: LayerWeights[] = [];
+  for (let l = 0; l < config.numLayers; l++) {
+    const p = `model.layers.${l}`;
+    layers.push({
+      inputNorm: vector(`${p}.input_layernorm.weight`),
+      q: matrix(`${p}.self_attn.q_proj.weight`),
+      k: matrix(`${p}.self_attn.k_proj.weight`),
+      v: matrix(`${p}.self_attn.v_proj.weight`),
+      o: matrix(`${p}.self_attn.o_proj.weight`),
+      postAttentionNorm: vector(`${p}.post_attention_layernorm.weight`),
+      gate: matrix(`${p}.mlp.gate_proj.weight`),
+      up: matrix(`${p}.mlp.up_proj.weight`),
+      down: matrix(`${p}.mlp.down_proj.weight`),
+    });
+  }
+  const norm = vector('model.norm.weight');
+  const lmHead = tieHead ? embed : matrix('lm_head.weight');
+  return { embed, layers, norm, lmHead };
+}

@@ -1,0 +1,124 @@
+import type { Backend } from '../backend/backend.js';
+import type { CausalLM } from './causal-lm.js';
+import type { ModelConfig } from './config.js';
+import { KVCache } from './kv-cache.js';
+import { contextLength, ropeInvFreq } from './rope.js';
+import type { ModelWeights } from './weights.js';
+
+/** Activation buffers for up to `rows` positions, reused across calls so decoding allocates nothing. */
+class Scratch {
+  constructor(
+    readonly rows: number,
+    readonly x: Float32Array, readonly xb: Float32Array, readonly q: Float32Array, readonly k: Float32Array,
+    readonly v: Float32Array, readonly att: Float32Array, readonly gate: Float32Array, readonly up: Float32Array,
+  ) {}
+
+  static create(c: ModelConfig, rows: number): Scratch {
+    const f = (width: number) => new Float32Array(rows * width);
+    const kvDim = c.numKvHeads * c.headDim;
+    const qDim = c.numHeads * c.headDim;
+    return new Scratch(rows, f(c.hiddenSize), f(Math.max(c.hiddenSize, qDim)), f(qDim), f(kvDim), f(kvDim), f(qDim),
+      f(c.intermediateSize), f(c.intermediateSize));
+  }
+}
+
+/**
+ * The XVERSE decoder (identical in shape to Llama): per layer
+ *   h = x + o_proj(attention(rope(q), rope(k), v))   on RMSNorm(x)
+ *   y = h + down_proj(silu(gate_proj(n)) · up_proj(n)), n = RMSNorm(h)
+ * then a final RMSNorm and the (untied or tied) lm_head. One pass over all new tokens at once: a
+ * whole prompt is a single batched prefill, a decode step is a pass over one token.
+ */
+export class XverseModel implements CausalLM {
+  private scratch: Scratch | null = null;
+  private ropeCache: { key: number; invFreq: Float32Array } | null = null;
+  readonly contextLength: number;
+
+  constructor(
+    readonly config: ModelConfig,
+    readonly backend: Backend,
+    readonly weights: ModelWeights,
+    /** Most positions processed in one pass; longer prompts are split (bounds activation memory). */
+    readonly maxBatch = 512,
+  ) {
+    this.contextLength = contextLength(config);
+  }
+
+  createCache(): KVCache {
+    const c = this.config;
+    return new KVCache(this.backend, c.numLayers, c.numKvHeads * c.headDim, this.contextLength);
+  }
+
+  forward(ids: ArrayLike<number>, cache: KVCache, options: { allLogits?: boolean } = {}): Float32Array {
+    const n = ids.length;
+    if (n === 0) throw new RangeError('forward() needs at least one token');
+    cache.reserve(n);
+    const V = this.config.vocabSize;
+    const logits = new Float32Array((options.allLogits ? n : 1) * V);
+    // Long prompts go through in micro-batches (like llama.cpp's ubatch) so activation buffers stay
+    // bounded; every token of a micro-batch is processed by each weight matrix in one pass.
+    for (let first = 0; first < n; first += this.maxBatch) {
+      const chunk = Array.prototype.slice.call(ids, first, Math.min(n, first + this.maxBatch)) as number[];
+      const last = first + chunk.length === n;
+      if (options.allLogits) this.forwardBatch(chunk, cache, logits.subarray(first * V), chunk.length);
+      else this.forwardBatch(chunk, cache, last ? logits : null, 1);
+    }
+    return logits;
+  }
+
+  /** Runs one micro-batch through every layer; writes the logits of its last `logitRows` rows to `out`. */
+  private forwardBatch(ids: readonly number[], cache: KVCache, out: Float32Array | null, logitRows: number): void {
+    const c = this.config;
+    const be = this.backend;
+    const n = ids.length;
+    const start = cache.length;
+    const s = this.scratchFor(n);
+    const D = c.hiddenSize;
+    const F = c.intermediateSize;
+    const invFreq = this.invFreqFor(start + n);
+    const scale = 1 / Math.sqrt(c.headDim);
+
+    be.embed(s.x, this.weights.embed, ids);
+    for (let l = 0; l < c.numLayers; l++) {
+      const w = this.weights.layers[l]!;
+      // attention block
+      be.rmsNorm(s.xb, s.x, w.inputNorm, n, D, c.rmsNormEps);
+      be.matmul(s.q, s.xb, w.q, n);
+      be.matmul(s.k, s.xb, w.k, n);
+      be.matmul(s.v, s.xb, w.v, n);
+      be.rope(s.q, n, c.numHeads, c.headDim, start, invFreq);
+      be.rope(s.k, n, c.numKvHeads, c.headDim, start, invFreq);
+      const store = cache.layer(l);
+      store.write(start, s.k, s.v, n);
+      be.attention(s.att, s.q, store, n, start, c.numHeads, c.numKvHeads, c.headDim, scale);
+      be.matmul(s.xb, s.att, w.o, n);
+      be.add(s.x, s.xb, n * D);
+      // feed-forward block
+      be.rmsNorm(s.xb, s.x, w.postAttentionNorm, n, D, c.rmsNormEps);
+      be.matmul(s.gate, s.xb, w.gate, n);
+      be.matmul(s.up, s.xb, w.up, n);
+      be.siluMul(s.gate, s.up, n * F);
+      be.matmul(s.xb, s.gate, w.down, n);
+      be.add(s.x, s.xb, n * D);
+    }
+    cache.commit(ids);
+    if (!out) return;
+    // Only the rows whose logits are wanted go through the final norm and the (large) head.
+    const hidden = s.x.subarray((n - logitRows) * D, n * D);
+    be.rmsNorm(s.xb, hidden, this.weights.norm, logitRows, D, c.rmsNormEps);
+    be.matmul(out, s.xb, this.weights.lmHead, logitRows);
+  }
+
+  private scratchFor(n: number): Scratch {
+    if (!this.scratch || this.scratch.rows < n) this.scratch = Scratch.create(this.config, n);
+    return this.scratch;
+  }
+
+  /** inv_freq only changes with the sequence length under dynamic NTK scaling; cache it otherwise. */
+  private invFreqFor(length: number): Float32Array {
+    const grows = this.config.ropeScaling?.type === 'dynamic' && length > this.config.maxPositionEmbeddings;
+    const key = grows ? length : 0;
+    if (this.ropeCache?.key !== key) this.ropeCache = { key, invFreq: ropeInvFreq(this.config, length) };
+    return this.ropeCache.invFreq;
+  }
+}
