@@ -24,9 +24,6 @@ export class ChatError extends XverseError {}
 /** Invalid generation options (negative temperature, top_p outside (0, 1], …). */
 export class GenerationError extends XverseError {}
 
-/** Raised inside the generation loop when its AbortSignal fires. */
-export class AbortError extends XverseError {}
-
 /** Turns any thrown value into a one-line message fit for a terminal. */
 export function describeError(err: unknown): string {
   if (err instanceof XverseError) return `${err.name}: ${err.message}`;

@@ -40,18 +40,41 @@ export class RandomAccessFile {
   }
 }
 
-/** Reads and parses a JSON file; a missing file or invalid JSON is a one-line FormatError naming it. */
+/** A parsed JSON object (the top level of config.json, tokenizer.json, an index file…). */
+export type JsonObject = { [key: string]: unknown };
+
+export function isJsonObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Error messages must be one line; library messages sometimes are not. */
+export function oneLine(message: string): string {
+  return message.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/**
+ * Reads and parses a JSON file. Every failure (missing file, unreadable, bad JSON) becomes a
+ * one-line FormatError naming the file, so the CLI can print it as is.
+ */
 export function readJsonFile(file: string): unknown {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new FormatError(code === 'ENOENT' ? `${file}: file not found` : `${file}: cannot read (${code ?? String(err)})`);
+    const why = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a folder, not a file' : String(code ?? err);
+    throw new FormatError(`${file}: cannot read (${why})`, { cause: err });
   }
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new FormatError(`${file}: invalid JSON (${(err as Error).message})`);
+    throw new FormatError(`${file}: not valid JSON (${oneLine((err as Error).message)})`, { cause: err });
   }
+}
+
+/** readJsonFile for files whose top level must be an object. */
+export function readJsonObjectFile(file: string): JsonObject {
+  const parsed = readJsonFile(file);
+  if (!isJsonObject(parsed)) throw new FormatError(`${file}: expected a JSON object at the top level`);
+  return parsed;
 }

@@ -117,7 +117,7 @@ export async function* generate(
   options: GenerateOptions = {},
 ): AsyncGenerator<GeneratedChunk, GenerationResult, void> {
   const start = performance.now();
-  const { vocabSize, maxPositionEmbeddings } = model.config;
+  const { vocabSize } = model.config;
   const config = resolveGenerationConfig(
     {
       eosTokenIds: model.config.eosTokenIds.length > 0 ? [...model.config.eosTokenIds]
@@ -135,7 +135,8 @@ export async function* generate(
   const stop = new StopStringFilter(options.stop);
   const rng = options.seed !== undefined ? new Rng(options.seed) : undefined;
   const cache = options.cache ?? model.createCache();
-  const context = Math.min(maxPositionEmbeddings, cache.maxLength);
+  // The cache's limit is the model's context (max_position_embeddings, stretched by any RoPE scaling).
+  const context = cache.maxLength;
   checkPrompt(promptIds, vocabSize, context);
   const eos = new Set(config.eosTokenIds);
   // Prompt + output must fit the context. The last token sampled is never fed, so this leaves one

@@ -18,7 +18,7 @@
  * (Sequence children are built index for index). An object without the expected shape is left alone;
  * the differential test notices if a library update changes them.
  */
-import { isJsonObject, type JsonObject } from './json-file.js';
+import { isJsonObject, type JsonObject } from '../formats/file-io.js';
 
 /** The pipeline slots of the library's Tokenizer object that the shims touch. */
 export interface LibPipeline {

@@ -4,7 +4,7 @@ import { Tokenizer as LibTokenizerClass } from '@huggingface/tokenizers';
 
 import { FormatError, TokenizerError } from '../errors.js';
 import { applyRustParity, type LibPipeline } from './hf-rust-parity.js';
-import { isJsonObject, oneLine, readJsonObjectFile, type JsonObject } from './json-file.js';
+import { isJsonObject, oneLine, readJsonObjectFile, type JsonObject } from '../formats/file-io.js';
 import { overrideId, type SpecialTokenOverrides } from './special-ids.js';
 import type { DecodeOptions, EncodeOptions, Tokenizer } from './tokenizer.js';
 

@@ -126,7 +126,7 @@ test('sharded index: missing shard, tensor absent from its shard and path traver
   writeIndex({ a: '../s1.safetensors' });
   expectFormatError(() => openCheckpoint(d), /weight_map\["a"\] must be a shard file name inside the folder/);
   fs.writeFileSync(path.join(d, 'model.safetensors.index.json'), '{"weight_map": [}');
-  expectFormatError(() => openCheckpoint(d), /model\.safetensors\.index\.json: invalid JSON/);
+  expectFormatError(() => openCheckpoint(d), /model\.safetensors\.index\.json: not valid JSON/);
 });
 
 test('a folder without weights says what it looked for; .bin-only folders say so', () => {
