@@ -39,7 +39,7 @@ export function chatCommand(): Command {
     const rl = readline.createInterface({ input: process.stdin, output: process.stdout, terminal: interactive });
     const onInterrupt = () => {
       if (current) current.abort();
-      else if (interactive) process.stdout.write(`\n(${HELP.split('\n')[1]!.trim()})\n> `);
+      else if (interactive) process.stdout.write('\n(Ctrl-C stops a reply; type /exit or press Ctrl-D to quit)\n> ');
       else rl.close();
     };
     rl.on('SIGINT', onInterrupt);
