@@ -24,6 +24,9 @@ export class ChatError extends XverseError {}
 /** Invalid generation options (negative temperature, top_p outside (0, 1], …). */
 export class GenerationError extends XverseError {}
 
+/** The machine lacks the memory (or other resource) a request needs. */
+export class ResourceError extends XverseError {}
+
 /** Turns any thrown value into a one-line message fit for a terminal. */
 export function describeError(err: unknown): string {
   if (err instanceof XverseError) return `${err.name}: ${err.message}`;

@@ -19,4 +19,4 @@ export type { Tokenizer, EncodeOptions, DecodeOptions } from './tokenizer/tokeni
 export { IncrementalDetokenizer } from './tokenizer/detokenizer.js';
 export type { Backend } from './backend/backend.js';
 export { TsBackend } from './backend/ts/ts-backend.js';
-export { ChatError, ConfigError, FormatError, GenerationError, TokenizerError, XverseError } from './errors.js';
+export { ChatError, ConfigError, FormatError, GenerationError, ResourceError, TokenizerError, XverseError } from './errors.js';

@@ -91,6 +91,10 @@ export async function loadFromFlags(flags: ModelFlags & { chatFormat?: ChatForma
   const model = await AutoModelForCausalLM.fromPretrained(flags.model, {
     ...(flags.dtype ? { dtype: flags.dtype } : {}),
     ...(flags.chatFormat ? { chatFormat: flags.chatFormat } : {}),
+    onUnusedTensors: (names) => {
+      const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? `, … (${names.length - 5} more)` : '');
+      process.stderr.write(`xverse: warning: ${names.length} tensor(s) in the checkpoint are not used by the model: ${shown}\n`);
+    },
   });
   const tokenizer = await AutoTokenizer.fromPretrained(flags.tokenizer ?? model.path);
   return { model, tokenizer };

@@ -1,8 +1,12 @@
 import type { Backend, Matrix } from '../backend/backend.js';
-import { FormatError } from '../errors.js';
+import os from 'node:os';
+import { FormatError, ResourceError } from '../errors.js';
 import type { WeightSource } from '../formats/checkpoint.js';
-import { convertStorage, type DType } from '../tensor/dtype.js';
-import { formatShape, shapeEquals, type Tensor } from '../tensor/tensor.js';
+import { convertStorage, DTYPE_BYTES, type DType } from '../tensor/dtype.js';
+import { formatShape, numel, shapeEquals, type Tensor } from '../tensor/tensor.js';
+
+/** Bytes per element of the safetensors dtypes a weight can have. */
+const SAFETENSORS_BYTES: Readonly<Record<string, number>> = { F32: 4, F16: 2, BF16: 2 };
 import type { ModelConfig } from './config.js';
 
 export interface LayerWeights {
@@ -31,6 +35,8 @@ export interface LoadWeightsOptions {
   onProgress?: (done: number, total: number, name: string) => void;
   /** Called once with the names of tensors in the checkpoint that the model does not use. */
   onUnusedTensors?: (names: string[]) => void;
+  /** Refuse to start when the weights need more than this many bytes (default: the machine's RAM). */
+  maxBytes?: number;
 }
 
 /** Buffers that checkpoints may carry but that are recomputed here (HF, vLLM and llama.cpp skip them too). */
@@ -79,6 +85,14 @@ export function loadWeights(source: WeightSource, config: ModelConfig, backend: 
   const unused = source.names().filter((n) => !wanted.has(n) && !IGNORED.test(n) && !(tieHead && n === 'lm_head.weight'));
   if (unused.length > 0) options.onUnusedTensors?.(unused);
 
+  // A model larger than RAM would only fail after minutes of reading, or take the machine down.
+  const storage = (dtype: string) => (!options.dtype || options.dtype === 'auto' ? (SAFETENSORS_BYTES[dtype] ?? 4) : DTYPE_BYTES[options.dtype]);
+  const needed = expected.reduce((sum, [name, shape]) => sum + numel(shape) * (shape.length === 1 ? 4 : storage(source.entry(name)!.dtype)), 0);
+  const limit = options.maxBytes ?? os.totalmem();
+  if (needed > limit) {
+    throw new ResourceError(`${source.description}: the weights need ${formatBytes(needed)} in memory, more than the ${formatBytes(limit)} available; load with a smaller dtype (e.g. bfloat16) or use a machine with more memory`);
+  }
+
   let done = 0;
   const read = (name: string): Tensor => {
     const t = source.read(name);
@@ -108,4 +122,8 @@ export function loadWeights(source: WeightSource, config: ModelConfig, backend: 
   const norm = vector('model.norm.weight');
   const lmHead = tieHead ? embed : matrix('lm_head.weight');
   return { embed, layers, norm, lmHead };
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${(bytes / 1e6).toFixed(3)} MB`;
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { ConfigError, FormatError } from '../../src/errors.js';
+import { ConfigError, FormatError, ResourceError } from '../../src/errors.js';
 import { loadModel } from '../../src/model/load.js';
 import type { XverseModel } from '../../src/model/xverse.js';
 import { tempDir } from '../helpers/fixtures.js';
@@ -105,4 +105,15 @@ test('rotary_emb.inv_freq tensors are ignored; other unknown tensors are reporte
   const model = loadModel(dir, { onUnusedTensors: (n) => unused.push(n) });
   assert.equal(model.weights.layers.length, 2);
   assert.deepEqual(unused, [['model.extra.weight']]);
+});
+
+test('a model that does not fit in memory is refused before any tensor is read', () => {
+  const dir = path.join(root, 'memory');
+  writeSyntheticModel(dir, tinyConfig(), { dtype: 'bf16' });
+  // 2 layers · (4·64² + 3·64·96) + 2·300·64 matrix elements at 2 bytes, norms at 4 bytes.
+  const bytes = 2 * (2 * (4 * 64 * 64 + 3 * 64 * 96) + 2 * 300 * 64) + 4 * (2 * 2 * 64 + 64);
+  assert.ok(loadModel(dir, { maxBytes: bytes }));
+  assert.throws(() => loadModel(dir, { maxBytes: bytes - 1 }), (e: unknown) =>
+    e instanceof ResourceError && /the weights need 0\.217 MB in memory, more than the 0\.217 MB available; load with a smaller dtype/.test(e.message));
+  assert.throws(() => loadModel(dir, { maxBytes: bytes, dtype: 'f32' }), ResourceError);
 });
