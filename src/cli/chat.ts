@@ -2,7 +2,7 @@ import readline from 'node:readline';
 import { Command } from 'commander';
 import type { ChatFormat } from '../chat/format.js';
 import type { ChatMessage } from '../chat/messages.js';
-import { describeError } from '../errors.js';
+import { ChatError, describeError } from '../errors.js';
 import type { GenerationResult } from '../generation/generate.js';
 import { addModelFlags, addSamplingFlags, chatFormatArg, formatStats, generateOptionsFromFlags, loadFromFlags, type ModelFlags, type SamplingFlags } from './options.js';
 
@@ -29,6 +29,7 @@ export function chatCommand(): Command {
   addSamplingFlags(cmd);
   return cmd.action(async (flags: ChatFlags) => {
     const { model, tokenizer } = await loadFromFlags(flags);
+    if (flags.system && model.chatFormat === 'v1') cmd.error('error: --system needs the v2 chat format; this model uses v1 (XVERSE-13B-Chat has no system role)');
     const options = generateOptionsFromFlags(flags);
     const cache = model.createCache();
     const interactive = Boolean(process.stdin.isTTY);
@@ -79,26 +80,30 @@ export function chatCommand(): Command {
 
     for await (const raw of rl) {
       const line = raw.trim();
+      // "/command argument": the command is the first word, so "/systemfoo" is not "/system".
+      const [command = '', ...words] = line.startsWith('/') ? line.split(/\s+/) : [];
+      const argument = line.slice(command.length).trim();
       try {
         if (line === '') {
           // nothing to send
-        } else if (line === '/exit' || line === '/quit') {
+        } else if (command === '') {
+          await reply({ role: 'user', content: raw });
+        } else if (command === '/exit' || command === '/quit') {
           break;
-        } else if (line === '/help') {
+        } else if (command === '/help') {
           process.stdout.write(HELP + '\n');
-        } else if (line === '/reset') {
+        } else if (command === '/reset') {
           history = [];
           process.stdout.write('(new conversation)\n');
-        } else if (line.startsWith('/system')) {
-          system = line.slice('/system'.length).trim();
+        } else if (command === '/system') {
+          if (model.chatFormat === 'v1') throw new ChatError('the v1 chat format has no system role');
+          system = argument;
           history = [];
           process.stdout.write(system ? '(system message set; new conversation)\n' : '(system message cleared; new conversation)\n');
-        } else if (line.startsWith('/exec ')) {
-          await reply({ role: 'exec', content: line.slice('/exec '.length) });
-        } else if (line.startsWith('/')) {
-          process.stdout.write(`unknown command ${line.split(/\s/)[0]}; ${HELP}\n`);
+        } else if (command === '/exec' && words.length > 0) {
+          await reply({ role: 'exec', content: argument });
         } else {
-          await reply({ role: 'user', content: raw });
+          process.stdout.write(`unknown command ${command}; ${HELP}\n`);
         }
       } catch (err) {
         // A bad turn (e.g. a message the format cannot hold) is reported; the conversation goes on.

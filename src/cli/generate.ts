@@ -33,10 +33,11 @@ export function generateCommand(): Command {
   addModelFlags(cmd);
   addSamplingFlags(cmd);
   return cmd.action(async (prompt: string | undefined, flags: GenerateFlags) => {
+    if (flags.promptIds && prompt !== undefined) cmd.error('error: give either a text prompt or --prompt-ids, not both');
+    if (flags.promptIds && flags.bos !== undefined) cmd.error('error: --bos/--no-bos apply to a text prompt, not to --prompt-ids');
     const { model, tokenizer } = await loadFromFlags(flags);
     let promptIds: number[];
     if (flags.promptIds) {
-      if (prompt !== undefined) throw new InvalidArgumentError('give either a text prompt or --prompt-ids, not both');
       promptIds = flags.promptIds;
     } else {
       const text = prompt ?? '';

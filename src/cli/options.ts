@@ -57,13 +57,13 @@ export function addSamplingFlags(cmd: Command): Command {
     .option('--top-k <k>', 'keep the k most likely tokens (0 = off)', integerArg(0))
     .option('--top-p <p>', 'nucleus sampling threshold in (0, 1]', numberArg((n) => n > 0 && n <= 1, 'a number in (0, 1]'))
     .option('--repetition-penalty <r>', 'HF repetition penalty over prompt and output (1 = off)', numberArg((n) => n > 0, 'a number > 0'))
-    .option('-s, --seed <n>', 'random seed, for reproducible sampling', integerArg(0))
+    .option('-s, --seed <n>', 'random seed, for reproducible sampling (turns sampling on)', integerArg(0))
     .option('--greedy', 'always pick the most likely token (no sampling)')
     .option('--stop <text>', 'stop when this text appears (repeatable)', collect)
     .option('-v, --verbose', 'print speeds and token counts to stderr');
 }
 
-/** Maps CLI flags onto generate() options; any sampling flag turns sampling on unless --greedy. */
+/** Maps CLI flags onto generate() options; any sampling flag (or a seed) turns sampling on unless --greedy. */
 export function generateOptionsFromFlags(flags: SamplingFlags): GenerateOptions {
   const o: GenerateOptions = {};
   if (flags.maxNewTokens !== undefined) o.maxNewTokens = flags.maxNewTokens;
@@ -73,8 +73,9 @@ export function generateOptionsFromFlags(flags: SamplingFlags): GenerateOptions 
   if (flags.repetitionPenalty !== undefined) o.repetitionPenalty = flags.repetitionPenalty;
   if (flags.seed !== undefined) o.seed = flags.seed;
   if (flags.stop !== undefined) o.stop = flags.stop;
+  // A seed only matters when sampling, so asking for one asks for sampling too.
   if (flags.greedy) o.doSample = false;
-  else if (flags.temperature !== undefined || flags.topK !== undefined || flags.topP !== undefined) o.doSample = true;
+  else if (flags.temperature !== undefined || flags.topK !== undefined || flags.topP !== undefined || flags.seed !== undefined) o.doSample = true;
   return o;
 }
 

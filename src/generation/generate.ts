@@ -187,7 +187,7 @@ export async function* generate(
   const work = nTop !== undefined ? new Float32Array(vocabSize) : null;
 
   // Keep the cached prefix shared with the prompt; at least one prompt token must be fed to get logits.
-  cachedTokens = Math.min(commonPrefixLength(cache.tokens, promptIds), promptIds.length - 1);
+  cachedTokens = Math.min(commonPrefixLength(cache.tokens, promptIds), promptIds.length - 1, cache.reusableLength(promptIds.length));
   cache.truncate(cachedTokens);
   const suffix = promptIds.slice(cachedTokens);
   prefillTokens = suffix.length;

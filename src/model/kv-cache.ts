@@ -8,12 +8,20 @@ import type { Backend, KVStore } from '../backend/backend.js';
 export class KVCache {
   private stores: KVStore[];
   private ids: number[] = [];
+  /** First position whose keys depend on the sequence length they were computed at (see below). */
+  private lengthDependentFrom = Infinity;
 
   constructor(
     backend: Backend,
     readonly numLayers: number,
     readonly kvDim: number,
     readonly maxLength: number,
+    /**
+     * Longest sequence whose keys do not depend on its length. With dynamic NTK RoPE the rotation
+     * base grows once a sequence passes max_position_embeddings, so keys computed past that point
+     * differ from what another pass would compute; Infinity when RoPE is not length-dependent.
+     */
+    readonly lengthIndependentUpTo = Infinity,
     initialCapacity = 64,
   ) {
     const capacity = Math.min(initialCapacity, maxLength);
@@ -60,12 +68,28 @@ export class KVCache {
     for (let i = 0; i < ids.length; i++) this.ids.push(ids[i]!);
   }
 
+  /** Notes that the keys being written from `position` on depend on the current sequence length. */
+  markLengthDependent(position: number): void {
+    this.lengthDependentFrom = Math.min(this.lengthDependentFrom, position);
+  }
+
+  /**
+   * How many leading cached positions a new sequence of `totalLength` positions may reuse so that
+   * the result equals a fresh pass: none if the fresh pass would itself be length-dependent, else
+   * those written before any length-dependent keys.
+   */
+  reusableLength(totalLength: number): number {
+    if (totalLength > this.lengthIndependentUpTo) return 0;
+    return Math.min(this.ids.length, this.lengthDependentFrom);
+  }
+
   /** Forgets every position from `length` on (the stored values there are simply overwritten later). */
   truncate(length: number): void {
     if (length < this.ids.length) this.ids.length = Math.max(0, length);
+    if (this.lengthDependentFrom >= this.ids.length) this.lengthDependentFrom = Infinity;
   }
 
   clear(): void {
-    this.ids.length = 0;
+    this.truncate(0);
   }
 }

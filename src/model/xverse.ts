@@ -41,18 +41,25 @@ export class XverseModel implements CausalLM {
     /** Most positions processed in one pass; longer prompts are split (bounds activation memory). */
     readonly maxBatch = 512,
   ) {
+    if (!Number.isSafeInteger(maxBatch) || maxBatch < 1) throw new RangeError(`maxBatch must be an integer ≥ 1, got ${maxBatch}`);
     this.contextLength = contextLength(config);
   }
 
   createCache(): KVCache {
     const c = this.config;
-    return new KVCache(this.backend, c.numLayers, c.numKvHeads * c.headDim, this.contextLength);
+    const lengthIndependentUpTo = c.ropeScaling?.type === 'dynamic' ? c.maxPositionEmbeddings : Infinity;
+    return new KVCache(this.backend, c.numLayers, c.numKvHeads * c.headDim, this.contextLength, lengthIndependentUpTo);
   }
 
   forward(ids: ArrayLike<number>, cache: KVCache, options: { allLogits?: boolean } = {}): Float32Array {
     const n = ids.length;
     if (n === 0) throw new RangeError('forward() needs at least one token');
     cache.reserve(n);
+    // One set of RoPE frequencies for the whole call: under dynamic NTK scaling they depend on the
+    // total length, and every micro-batch of one prefill must rotate as a single pass would.
+    const total = cache.length + n;
+    const invFreq = this.invFreqFor(total);
+    if (total > cache.lengthIndependentUpTo) cache.markLengthDependent(cache.length);
     const V = this.config.vocabSize;
     const logits = new Float32Array((options.allLogits ? n : 1) * V);
     // Long prompts go through in micro-batches (like llama.cpp's ubatch) so activation buffers stay
@@ -60,14 +67,14 @@ export class XverseModel implements CausalLM {
     for (let first = 0; first < n; first += this.maxBatch) {
       const chunk = Array.prototype.slice.call(ids, first, Math.min(n, first + this.maxBatch)) as number[];
       const last = first + chunk.length === n;
-      if (options.allLogits) this.forwardBatch(chunk, cache, logits.subarray(first * V), chunk.length);
-      else this.forwardBatch(chunk, cache, last ? logits : null, 1);
+      if (options.allLogits) this.forwardBatch(chunk, cache, invFreq, logits.subarray(first * V), chunk.length);
+      else this.forwardBatch(chunk, cache, invFreq, last ? logits : null, 1);
     }
     return logits;
   }
 
   /** Runs one micro-batch through every layer; writes the logits of its last `logitRows` rows to `out`. */
-  private forwardBatch(ids: readonly number[], cache: KVCache, out: Float32Array | null, logitRows: number): void {
+  private forwardBatch(ids: readonly number[], cache: KVCache, invFreq: Float32Array, out: Float32Array | null, logitRows: number): void {
     const c = this.config;
     const be = this.backend;
     const n = ids.length;
@@ -75,7 +82,6 @@ export class XverseModel implements CausalLM {
     const s = this.scratchFor(n);
     const D = c.hiddenSize;
     const F = c.intermediateSize;
-    const invFreq = this.invFreqFor(start + n);
     const scale = 1 / Math.sqrt(c.headDim);
 
     be.embed(s.x, this.weights.embed, ids);

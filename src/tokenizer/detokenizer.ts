@@ -95,8 +95,8 @@ export class IncrementalDetokenizer {
   }
 
   /**
-   * The start of the next window: the last token before `end` that produces text (one that
-   * `skipSpecialTokens` does not drop) and starts a character: not a byte-fallback token holding a
+   * The start of the next window: the last token before `end` that produces text (a known id
+   * that `skipSpecialTokens` does not drop) and starts a character: not a byte-fallback token holding a
    * UTF-8 continuation byte. Starting inside a character would make the window's first bytes
    * invalid, and the HF ByteFallback decoder turns a whole invalid run of byte tokens into U+FFFD.
    * With no such token, 0: the window then starts where a full decode starts, so start-of-text rules
@@ -106,7 +106,9 @@ export class IncrementalDetokenizer {
     for (let i = end - 1; i >= 0; i--) {
       const id = this.#ids[i]!;
       if (this.#skipSpecial && this.#tokenizer.isSpecial(id)) continue;
-      const byte = BYTE_TOKEN.exec(this.#tokenizer.idToToken(id) ?? '');
+      const token = this.#tokenizer.idToToken(id);
+      if (token === undefined) continue; // past the vocabulary or a gap in it: decodes to nothing
+      const byte = BYTE_TOKEN.exec(token);
       if (byte && (parseInt(byte[1]!, 16) & 0xc0) === 0x80) continue;
       return i;
     }

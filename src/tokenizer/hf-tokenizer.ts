@@ -165,9 +165,11 @@ export class HFTokenizer implements Tokenizer {
     const known: number[] = [];
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
+      // Ids past the vocabulary (a model whose embedding is padded beyond the tokenizer may sample
+      // them) and ids inside the range that name no token are dropped, as the Rust library does;
+      // `@huggingface/tokenizers` would print the unk token instead.
+      if (Number.isInteger(id) && id >= this.vocabSize) continue;
       this.#checkId(id);
-      // Ids inside the range that name no token (gaps in the vocabulary) are dropped, as the Rust
-      // library does; `@huggingface/tokenizers` would print the unk token instead.
       if (this.#lib.id_to_token(id) !== undefined) known.push(id);
     }
     if (known.length === 0) return ''; // the library throws on an empty list

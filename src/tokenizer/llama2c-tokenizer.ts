@@ -213,6 +213,8 @@ export class Llama2cTokenizer implements Tokenizer {
     let prev = -1;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
+      // Like HF tokenizers: ids past the vocabulary (a padded embedding may produce them) add nothing.
+      if (Number.isInteger(id) && id >= this.vocabSize) continue;
       this.#checkId(id, 'decode');
       if (!(skip && this.isSpecial(id))) {
         const byte = this.#byteOf[id]!;

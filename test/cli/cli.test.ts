@@ -76,3 +76,22 @@ test('bad input: one-line errors with exit code 1, no stack traces', async () =>
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^xverse: \w+Error: [^\n]*token id 9999[^\n]*outside the vocabulary[^\n]*\n$/);
 });
+
+test('conflicting flags are refused with a message, not silently', async () => {
+  let r = await runCli(['generate', 'hi', '--prompt-ids', '1,2']);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, 'error: give either a text prompt or --prompt-ids, not both\n');
+  r = await runCli(['generate', '--no-bos', '--prompt-ids', '1,2']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /--bos\/--no-bos apply to a text prompt/);
+  r = await runCli(['chat', '--model', TINY, '--chat-format', 'v1', '--system', 'be brief']);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /--system needs the v2 chat format/);
+});
+
+test('chat commands match whole words; a bad turn is reported and the chat goes on', async () => {
+  const r = await runCli(['chat', '--model', TINY, '--chat-format', 'v1', '--greedy', '-n', '2'], '/systemfoo\n/system x\nhello\n');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^unknown command \/systemfoo;/);
+  assert.equal(r.stderr, 'error: ChatError: the v1 chat format has no system role\n');
+});

@@ -130,7 +130,8 @@ test('flush emits what is held back', () => {
 test('a rejected id leaves the detokenizer as it was', () => {
   const d = new IncrementalDetokenizer(hf);
   assert.equal(d.push(382), 'hello');
-  assert.throws(() => d.push(512), TokenizerError);
+  assert.throws(() => d.push(-1), TokenizerError);
+  assert.equal(d.push(512), '', 'an id past the vocabulary adds nothing, as in HF tokenizers');
   assert.equal(d.push(387), ' world');
   assert.equal(d.text, 'hello world');
 });

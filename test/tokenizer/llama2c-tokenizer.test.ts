@@ -79,7 +79,8 @@ test('decode: the after-BOS rule applies to every BOS, never to byte pieces', ()
   assert.equal(tok.decode([once, 1, once], { skipSpecialTokens: true }), ' OnceOnce');
   assert.equal(tok.decode([1, 0x20 + 3], { skipSpecialTokens: true }), ' '); // <0x20> keeps its space
   assert.equal(tok.decode([0xe4 + 3, 0xbd + 3]), '\uFFFD'); // an unfinished character
-  assert.throws(() => tok.decode([512]), (e: unknown) => e instanceof TokenizerError && e.message.includes('token id 512') && e.message.includes(TOK512));
+  assert.equal(tok.decode([once, 512, once]), ' Once Once', 'ids past the vocabulary add nothing');
+  assert.throws(() => tok.decode([-2]), (e: unknown) => e instanceof TokenizerError && e.message.includes('token id -2') && e.message.includes(TOK512));
   assert.throws(() => tok.decode([0.5]), TokenizerError);
 });
 
