@@ -24,9 +24,8 @@ export interface PreparedChat {
  * generation_config.json, else our default).
  */
 export function prepareChat(model: CausalLM, tokenizer: Tokenizer, messages: readonly ChatMessage[], options: ChatOptions = {}): PreparedChat {
-  const { format, reason } = detectChatFormat(model.config, options.format);
-  const { format: _format, ...generateOptions } = options;
-  void _format;
+  const { format: override, ...generateOptions } = options;
+  const { format, reason } = detectChatFormat(model.config, override);
   const maxNewTokens = resolveGenerationConfig(options.generationConfig, options).maxNewTokens;
   const eosTokenId = tokenizer.eosTokenId ?? model.config.eosTokenIds[0];
   if (eosTokenId === undefined) throw new RangeError('chat needs an EOS token id (tokenizer or config.json eos_token_id)');
