@@ -1,4 +1,18 @@
+import type { QuantType } from '../tensor/dtype.js';
 import type { Tensor } from '../tensor/tensor.js';
+
+/** Element type of the KV cache: f32 (exact), f16 (the default of fast backends) or q8_0 blocks. */
+export type KVCacheType = 'f32' | 'f16' | 'q8_0';
+
+/** What `xverse info` prints about a backend. */
+export interface BackendInfo {
+  readonly name: string;
+  /** Instruction set the kernels use (e.g. avx512-vnni, avx2, neon, scalar; `js` for TypeScript). */
+  readonly isa: string;
+  readonly threads: number;
+  /** Build and CPU features (compiler, SIMD extensions found at run time, …). */
+  readonly features: readonly string[];
+}
 
 /**
  * The compute interface the model is written against. Every kernel has a plain TypeScript
@@ -10,9 +24,21 @@ import type { Tensor } from '../tensor/tensor.js';
  */
 export interface Backend {
   readonly name: string;
+  /** The KV cache type used when a model does not ask for one. */
+  readonly defaultKVCacheType: KVCacheType;
 
-  /** Takes a 2-D weight [rows = out features, cols = in features] (PyTorch Linear layout). */
+  info(): BackendInfo;
+
+  /**
+   * Takes a 2-D weight [rows = out features, cols = in features] (PyTorch Linear layout) in any
+   * tensor type: f32, f16, bf16, or block-quantized q8_0 / q4_0. Matmuls with block-quantized
+   * weights quantize the activations to q8_0 blocks on the fly and use integer dot products (as
+   * llama.cpp does), so reference and fast backends compute the same thing.
+   */
   uploadMatrix(weight: Tensor): Matrix;
+
+  /** Quantizes a float weight (rows along the last axis) to GGUF-compatible blocks. */
+  quantize(weight: Tensor, type: QuantType): Tensor;
 
   /** Takes a 1-D vector (norm weights) and returns it widened to f32. */
   uploadVector(weight: Tensor): Float32Array;
@@ -39,7 +65,7 @@ export interface Backend {
   add(x: Float32Array, y: Float32Array, len: number): void;
 
   /** Storage for one layer's keys and values, `capacity` positions of `kvDim` values each. */
-  createKVStore(capacity: number, kvDim: number): KVStore;
+  createKVStore(capacity: number, kvDim: number, type?: KVCacheType): KVStore;
 
   /**
    * Causal attention of n new query rows (positions startPos … startPos+n−1) over the first
@@ -64,6 +90,7 @@ export interface Matrix {
 export interface KVStore {
   readonly capacity: number;
   readonly kvDim: number;
+  readonly type: KVCacheType;
   /** Copies n rows of k and v (each n × kvDim) to positions pos … pos+n−1. */
   write(pos: number, k: Float32Array, v: Float32Array, n: number): void;
   /** Returns a store with room for `capacity` positions holding the first `keep` positions of this one. */

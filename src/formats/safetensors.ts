@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { FormatError } from '../errors.js';
-import { DTYPE_BYTES, type DType } from '../tensor/dtype.js';
-import { formatShape, numel, tensorBytes, tensorFromBytes, type Tensor } from '../tensor/tensor.js';
+import { isQuantType, type DType, type TensorType } from '../tensor/dtype.js';
+import { byteSize, formatShape, numel, tensorBytes, tensorFromBytes, type Tensor } from '../tensor/tensor.js';
 import { RandomAccessFile } from './file-io.js';
 
 /**
@@ -146,7 +146,8 @@ function parseEntry(name: string, raw: unknown, where: string, dataStart: number
 /** One tensor to write: its header facts up front, its data produced only when its turn comes. */
 export interface TensorSource {
   readonly name: string;
-  readonly dtype: DType;
+  /** Float types are written as F32/F16/BF16; block-quantized ones as raw U8 rows of blocks. */
+  readonly dtype: TensorType;
   readonly shape: readonly number[];
   read(): Tensor;
 }
@@ -159,8 +160,11 @@ export function writeSafetensors(path: string, sources: readonly TensorSource[],
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const s of sources) {
-    const length = numel(s.shape) * DTYPE_BYTES[s.dtype];
-    header[s.name] = { dtype: TO_SAFETENSORS[s.dtype], shape: s.shape, data_offsets: [offset, offset + length] };
+    const length = byteSize(s.dtype, s.shape);
+    const [dtype, shape] = isQuantType(s.dtype)
+      ? ['U8', [...s.shape.slice(0, -1), length / (numel(s.shape) / (s.shape[s.shape.length - 1] ?? 1))]]
+      : [TO_SAFETENSORS[s.dtype], s.shape];
+    header[s.name] = { dtype, shape, data_offsets: [offset, offset + length] };
     offset += length;
   }
   let json = JSON.stringify(header);
@@ -174,7 +178,7 @@ export function writeSafetensors(path: string, sources: readonly TensorSource[],
     fs.writeSync(fd, headerBytes);
     for (const s of sources) {
       const t = s.read();
-      if (t.dtype !== s.dtype || numel(t.shape) !== numel(s.shape)) {
+      if (t.dtype !== s.dtype || numel(t.shape) !== numel(s.shape) || t.data.byteLength !== byteSize(s.dtype, s.shape)) {
         throw new FormatError(`writing ${path}: tensor "${s.name}" produced ${t.dtype} ${formatShape(t.shape)}, expected ${s.dtype} ${formatShape(s.shape)}`);
       }
       fs.writeSync(fd, tensorBytes(t));

@@ -1,4 +1,18 @@
-import type { Backend, KVStore } from '../backend/backend.js';
+import type { Backend, KVCacheType, KVStore } from '../backend/backend.js';
+
+export interface KVCacheOptions {
+  numLayers: number;
+  /** Values per position per layer: numKvHeads × headDim. */
+  kvDim: number;
+  /** Most positions (the model's context length). */
+  maxLength: number;
+  /** Element type; default the backend's. */
+  type?: KVCacheType;
+  /** See KVCache.lengthIndependentUpTo (default Infinity). */
+  lengthIndependentUpTo?: number;
+  /** Positions allocated up front; the cache doubles as needed. */
+  initialCapacity?: number;
+}
 
 /**
  * Keys and values of every layer for the tokens seen so far, plus those tokens' ids (so a later
@@ -11,21 +25,25 @@ export class KVCache {
   /** First position whose keys depend on the sequence length they were computed at (see below). */
   private lengthDependentFrom = Infinity;
 
-  constructor(
-    backend: Backend,
-    readonly numLayers: number,
-    readonly kvDim: number,
-    readonly maxLength: number,
-    /**
-     * Longest sequence whose keys do not depend on its length. With dynamic NTK RoPE the rotation
-     * base grows once a sequence passes max_position_embeddings, so keys computed past that point
-     * differ from what another pass would compute; Infinity when RoPE is not length-dependent.
-     */
-    readonly lengthIndependentUpTo = Infinity,
-    initialCapacity = 64,
-  ) {
-    const capacity = Math.min(initialCapacity, maxLength);
-    this.stores = Array.from({ length: numLayers }, () => backend.createKVStore(capacity, kvDim));
+  readonly numLayers: number;
+  readonly kvDim: number;
+  readonly maxLength: number;
+  readonly type: KVCacheType;
+  /**
+   * Longest sequence whose keys do not depend on its length. With dynamic NTK RoPE the rotation
+   * base grows once a sequence passes max_position_embeddings, so keys computed past that point
+   * differ from what another pass would compute; Infinity when RoPE is not length-dependent.
+   */
+  readonly lengthIndependentUpTo: number;
+
+  constructor(backend: Backend, options: KVCacheOptions) {
+    this.numLayers = options.numLayers;
+    this.kvDim = options.kvDim;
+    this.maxLength = options.maxLength;
+    this.type = options.type ?? backend.defaultKVCacheType;
+    this.lengthIndependentUpTo = options.lengthIndependentUpTo ?? Infinity;
+    const capacity = Math.min(options.initialCapacity ?? 64, this.maxLength);
+    this.stores = Array.from({ length: this.numLayers }, () => backend.createKVStore(capacity, this.kvDim, this.type));
   }
 
   /** Positions filled so far. */

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Backend } from '../backend/backend.js';
+import type { Backend, KVCacheType } from '../backend/backend.js';
 import { TsBackend } from '../backend/ts/ts-backend.js';
 import { openCheckpoint } from '../formats/checkpoint.js';
 import { readJsonFile } from '../formats/file-io.js';
@@ -11,6 +11,8 @@ export interface LoadModelOptions extends LoadWeightsOptions {
   backend?: Backend;
   /** Most positions per forward pass (prefill micro-batch). */
   maxBatch?: number;
+  /** KV cache element type (default: the backend's). */
+  kvCacheType?: KVCacheType;
 }
 
 /** Reads `config.json` of a model folder. */
@@ -26,7 +28,7 @@ export function loadModel(dir: string, options: LoadModelOptions = {}): XverseMo
   const source = openCheckpoint(dir);
   try {
     const weights = loadWeights(source, config, backend, options);
-    return new XverseModel(config, backend, weights, options.maxBatch);
+    return new XverseModel(config, backend, weights, options.maxBatch, options.kvCacheType);
   } finally {
     source.close();
   }

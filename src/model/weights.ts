@@ -2,7 +2,8 @@ import type { Backend, Matrix } from '../backend/backend.js';
 import os from 'node:os';
 import { FormatError, ResourceError } from '../errors.js';
 import type { WeightSource } from '../formats/checkpoint.js';
-import { convertStorage, DTYPE_BYTES, type DType } from '../tensor/dtype.js';
+import { DTYPE_BYTES, type DType } from '../tensor/dtype.js';
+import { convertTensor } from '../tensor/convert.js';
 import { formatShape, numel, shapeEquals, type Tensor } from '../tensor/tensor.js';
 
 /** Bytes per element of the safetensors dtypes a weight can have. */
@@ -98,7 +99,7 @@ export function loadWeights(source: WeightSource, config: ModelConfig, backend: 
     const t = source.read(name);
     const target = !options.dtype || options.dtype === 'auto' ? t.dtype : options.dtype;
     options.onProgress?.(++done, expected.length, name);
-    return target === t.dtype ? t : { dtype: target, shape: t.shape, data: convertStorage(t.dtype, target, t.data) };
+    return convertTensor(t, target);
   };
   const matrix = (name: string) => backend.uploadMatrix(read(name));
   const vector = (name: string) => backend.uploadVector(read(name));

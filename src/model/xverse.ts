@@ -1,4 +1,4 @@
-import type { Backend } from '../backend/backend.js';
+import type { Backend, KVCacheType } from '../backend/backend.js';
 import type { CausalLM } from './causal-lm.js';
 import type { ModelConfig } from './config.js';
 import { KVCache } from './kv-cache.js';
@@ -40,6 +40,8 @@ export class XverseModel implements CausalLM {
     readonly weights: ModelWeights,
     /** Most positions processed in one pass; longer prompts are split (bounds activation memory). */
     readonly maxBatch = 512,
+    /** KV cache element type; default the backend's (f32 for TypeScript, f16 for native). */
+    readonly kvCacheType?: KVCacheType,
   ) {
     if (!Number.isSafeInteger(maxBatch) || maxBatch < 1) throw new RangeError(`maxBatch must be an integer ≥ 1, got ${maxBatch}`);
     this.contextLength = contextLength(config);
@@ -47,8 +49,13 @@ export class XverseModel implements CausalLM {
 
   createCache(): KVCache {
     const c = this.config;
-    const lengthIndependentUpTo = c.ropeScaling?.type === 'dynamic' ? c.maxPositionEmbeddings : Infinity;
-    return new KVCache(this.backend, c.numLayers, c.numKvHeads * c.headDim, this.contextLength, lengthIndependentUpTo);
+    return new KVCache(this.backend, {
+      numLayers: c.numLayers,
+      kvDim: c.numKvHeads * c.headDim,
+      maxLength: this.contextLength,
+      ...(this.kvCacheType ? { type: this.kvCacheType } : {}),
+      lengthIndependentUpTo: c.ropeScaling?.type === 'dynamic' ? c.maxPositionEmbeddings : Infinity,
+    });
   }
 
   forward(ids: ArrayLike<number>, cache: KVCache, options: { allLogits?: boolean } = {}): Float32Array {

@@ -4,11 +4,26 @@
  */
 export type DType = 'f32' | 'f16' | 'bf16';
 
+/**
+ * Block-quantized weight types, byte-compatible with GGUF's: each row is cut into blocks of 32
+ * values, each block stored as an f16 scale followed by the quantized values (see quant-format.ts).
+ */
+export type QuantType = 'q8_0' | 'q4_0';
+
+/** Every element type a tensor can hold. */
+export type TensorType = DType | QuantType;
+
+export function isQuantType(type: TensorType): type is QuantType {
+  return type === 'q8_0' || type === 'q4_0';
+}
+
 export const DTYPE_BYTES: Readonly<Record<DType, number>> = { f32: 4, f16: 2, bf16: 2 };
 
 /** Typed array that backs a tensor of the given dtype (16-bit types keep their raw bits). */
 export type StorageFor<T extends DType> = T extends 'f32' ? Float32Array : Uint16Array;
 export type Storage = Float32Array | Uint16Array;
+/** What a tensor's `data` is: float storage, or the raw blocks of a quantized tensor. */
+export type TensorData = Storage | Uint8Array;
 
 const f32Scratch = new Float32Array(1);
 const u32Scratch = new Uint32Array(f32Scratch.buffer);

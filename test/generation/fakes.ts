@@ -55,11 +55,11 @@ export const fakeTokenizer: Tokenizer = {
 };
 
 function stubStore(capacity: number, kvDim: number): KVStore {
-  return { capacity, kvDim, bytes: 0, write() {}, grow: (c: number) => stubStore(c, kvDim) };
+  return { capacity, kvDim, type: 'f32', bytes: 0, write() {}, grow: (c: number) => stubStore(c, kvDim) };
 }
 
 /** Only createKVStore is ever called (by KVCache); the model here does no real compute. */
-const stubBackend = { name: 'stub', createKVStore: stubStore } as unknown as Backend;
+const stubBackend = { name: 'stub', defaultKVCacheType: 'f32', createKVStore: stubStore } as unknown as Backend;
 
 export function modelConfig(overrides: Partial<ModelConfig> = {}): ModelConfig {
   return {
@@ -81,7 +81,7 @@ export class ScriptedModel implements CausalLM {
   constructor(readonly script: Script, readonly config: ModelConfig = modelConfig(), readonly delayMs = 0) {}
 
   createCache(): KVCache {
-    return new KVCache(stubBackend, this.config.numLayers, this.config.numKvHeads * this.config.headDim, this.config.maxPositionEmbeddings);
+    return new KVCache(stubBackend, { numLayers: this.config.numLayers, kvDim: this.config.numKvHeads * this.config.headDim, maxLength: this.config.maxPositionEmbeddings });
   }
 
   forward(ids: ArrayLike<number>, cache: KVCache): Float32Array {

@@ -1,5 +1,5 @@
 import type { Matrix } from '../backend.js';
-import { DTYPE_BYTES, toF32, type DType, type Storage } from '../../tensor/dtype.js';
+import { DTYPE_BYTES, isQuantType, toF32, type DType, type Storage } from '../../tensor/dtype.js';
 import { formatShape, type Tensor } from '../../tensor/tensor.js';
 
 /** The reference backend's weight matrix: the tensor's own storage, rows widened on use. */
@@ -14,7 +14,8 @@ export class HostMatrix implements Matrix {
 
   static fromTensor(t: Tensor): HostMatrix {
     if (t.shape.length !== 2) throw new RangeError(`expected a 2-D weight, got shape ${formatShape(t.shape)}`);
-    return new HostMatrix(t.dtype, t.data, t.shape[0]!, t.shape[1]!);
+    if (isQuantType(t.dtype)) throw new RangeError(`the TypeScript backend does not take ${t.dtype} weights yet`);
+    return new HostMatrix(t.dtype, t.data as Storage, t.shape[0]!, t.shape[1]!);
   }
 
   get bytes(): number {

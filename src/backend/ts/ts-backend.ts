@@ -1,11 +1,13 @@
-import type { Backend, KVStore, Matrix } from '../backend.js';
-import { toF32 } from '../../tensor/dtype.js';
+import type { Backend, BackendInfo, KVCacheType, KVStore, Matrix } from '../backend.js';
+import type { QuantType } from '../../tensor/dtype.js';
+import { convertTensor, tensorToF32 } from '../../tensor/convert.js';
 import { formatShape, type Tensor } from '../../tensor/tensor.js';
 import * as k from './kernels.js';
 import { asHostMatrix, HostMatrix } from './matrix.js';
 
 /** KV storage as two f32 arrays of capacity × kvDim. */
 class HostKVStore implements KVStore {
+  readonly type = 'f32' as const;
   readonly keys: Float32Array;
   readonly values: Float32Array;
 
@@ -37,6 +39,7 @@ class HostKVStore implements KVStore {
 /** The plain TypeScript reference backend: readable loops, f32 math, weights kept as stored. */
 export class TsBackend implements Backend {
   readonly name = 'typescript';
+  readonly defaultKVCacheType: KVCacheType = 'f32';
   private rowScratch = new Float32Array(0);
   private scores = new Float64Array(0);
   private acc = new Float64Array(0);
@@ -47,9 +50,17 @@ export class TsBackend implements Backend {
     return m;
   }
 
+  info(): BackendInfo {
+    return { name: this.name, isa: 'js', threads: 1, features: [`node ${process.version}`] };
+  }
+
+  quantize(weight: Tensor, type: QuantType): Tensor {
+    return convertTensor(weight, type);
+  }
+
   uploadVector(weight: Tensor): Float32Array {
     if (weight.shape.length !== 1) throw new RangeError(`expected a 1-D weight, got shape ${formatShape(weight.shape)}`);
-    return toF32(weight.dtype, weight.data);
+    return tensorToF32(weight);
   }
 
   matmul(out: Float32Array, x: Float32Array, w: Matrix, n: number): void {
@@ -76,7 +87,8 @@ export class TsBackend implements Backend {
     k.add(x, y, len);
   }
 
-  createKVStore(capacity: number, kvDim: number): KVStore {
+  createKVStore(capacity: number, kvDim: number, type: KVCacheType = 'f32'): KVStore {
+    if (type !== 'f32') throw new RangeError(`the TypeScript backend has no ${type} KV cache yet`);
     return new HostKVStore(capacity, kvDim);
   }
 
