@@ -14,6 +14,8 @@ export interface WeightSource {
   names(): string[];
   entry(name: string): TensorEntry | undefined;
   read(name: string): Tensor;
+  /** Rows first … first+count−1 of a tensor, read into `into` when given (the result views it). */
+  readRows(name: string, first: number, count: number, into?: Uint8Array): Tensor;
   close(): void;
 }
 
@@ -52,6 +54,7 @@ function openSingleSafetensors(file: string): WeightSource {
     names: () => [...st.tensors.keys()],
     entry: (name) => st.tensors.get(name),
     read: (name) => st.read(name),
+    readRows: (name, first, count, into) => st.readRows(name, first, count, into),
     close: () => st.close(),
   };
 }
@@ -97,6 +100,10 @@ function openShardedSafetensors(indexFile: string): WeightSource {
     read: (name) => {
       if (!entry(name)) throw new FormatError(`${indexFile}: no tensor named "${name}"`);
       return shard(shardOf.get(name)!).read(name);
+    },
+    readRows: (name, first, count, into) => {
+      if (!entry(name)) throw new FormatError(`${indexFile}: no tensor named "${name}"`);
+      return shard(shardOf.get(name)!).readRows(name, first, count, into);
     },
     close: () => {
       for (const st of open.values()) st.close();

@@ -19,7 +19,15 @@ const DTYPE_SIZES: Readonly<Record<string, number>> = {
   F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1,
   BOOL: 1, F8_E4M3: 1, F8_E5M2: 1,
 };
-const LOADABLE: Readonly<Record<string, DType>> = { F32: 'f32', F16: 'f16', BF16: 'bf16' };
+const LOADABLE: Readonly<Record<string, TensorType>> = { F32: 'f32', F16: 'f16', BF16: 'bf16', Q8_0: 'q8_0', Q4_0: 'q4_0' };
+
+/**
+ * Block-quantized tensors (xverse-ts's saved quantized models) are stored as raw bytes: dtype U8,
+ * shape [rows, bytes per row]. This `__metadata__` key records, as JSON, each such tensor's block
+ * type and logical shape: {"name": ["q8_0", rows, cols], …}. Readers that don't know it see U8 data.
+ */
+export const QUANT_METADATA_KEY = 'xverse_ts.quantized_tensors';
+const QUANT_SAFETENSORS: Readonly<Record<string, string>> = { q8_0: 'Q8_0', q4_0: 'Q4_0' };
 const TO_SAFETENSORS: Readonly<Record<DType, string>> = { f32: 'F32', f16: 'F16', bf16: 'BF16' };
 
 /** Where one tensor lives. `dtype` is the file's own spelling (e.g. "BF16"). */
@@ -84,6 +92,7 @@ export class SafetensorsFile {
       st.tensors.set(name, entry);
       if (entry.byteLength > 0) ranges.push([entry.offset, entry.offset + entry.byteLength, name]);
     }
+    applyQuantMetadata(st, metadata[QUANT_METADATA_KEY], where);
     ranges.sort((a, b) => a[0] - b[0]);
     for (let i = 1; i < ranges.length; i++) {
       if (ranges[i]![0] < ranges[i - 1]![1]) {
@@ -95,17 +104,66 @@ export class SafetensorsFile {
 
   /** Reads one tensor (positional read of just its bytes). */
   read(name: string): Tensor {
+    const entry = this.entry(name);
+    return tensorFromBytes(loadableType(entry), entry.shape, this.file.read(entry.offset, entry.byteLength));
+  }
+
+  /**
+   * Reads `count` rows (along the first axis) starting at `first`, optionally into a caller's
+   * buffer, so a large tensor can be converted piece by piece without holding all of it.
+   */
+  readRows(name: string, first: number, count: number, into?: Uint8Array): Tensor {
+    const entry = this.entry(name);
+    const type = loadableType(entry);
+    const rows = entry.shape[0] ?? 1;
+    if (first < 0 || count < 0 || first + count > rows) throw new RangeError(`${entry.file}: rows ${first}…${first + count} of "${name}" are outside its ${rows} rows`);
+    const rowBytes = rows === 0 ? 0 : entry.byteLength / rows;
+    const bytes = this.file.read(entry.offset + first * rowBytes, count * rowBytes, into?.subarray(0, count * rowBytes));
+    return tensorFromBytes(type, [count, ...entry.shape.slice(1)], bytes);
+  }
+
+  private entry(name: string): TensorEntry {
     const entry = this.tensors.get(name);
     if (!entry) throw new FormatError(`${this.file.path}: no tensor named "${name}"`);
-    const dtype = LOADABLE[entry.dtype];
-    if (!dtype) {
-      throw new FormatError(`${entry.file}: tensor "${name}" has dtype ${entry.dtype}, which cannot be loaded as a weight (supported: F32, F16, BF16)`);
-    }
-    return tensorFromBytes(dtype, entry.shape, this.file.read(entry.offset, entry.byteLength));
+    return entry;
   }
 
   close(): void {
     this.file.close();
+  }
+}
+
+function loadableType(entry: TensorEntry): TensorType {
+  const type = LOADABLE[entry.dtype];
+  if (!type) {
+    throw new FormatError(`${entry.file}: tensor "${entry.name}" has dtype ${entry.dtype}, which cannot be loaded as a weight (supported: F32, F16, BF16, and xverse-ts Q8_0/Q4_0)`);
+  }
+  return type;
+}
+
+/** Re-labels the U8 entries listed in the quantization metadata with their block type and shape. */
+function applyQuantMetadata(st: SafetensorsFile, raw: string | undefined, where: string): void {
+  if (raw === undefined) return;
+  let map: unknown;
+  try {
+    map = JSON.parse(raw);
+  } catch {
+    throw new FormatError(`${where}: __metadata__["${QUANT_METADATA_KEY}"] is not valid JSON`);
+  }
+  if (typeof map !== 'object' || map === null || Array.isArray(map)) throw new FormatError(`${where}: __metadata__["${QUANT_METADATA_KEY}"] must be an object`);
+  for (const [name, spec] of Object.entries(map as Record<string, unknown>)) {
+    const bad = (what: string) => new FormatError(`${where}: quantized tensor "${name}": ${what}`);
+    const entry = st.tensors.get(name);
+    if (!entry) throw bad('listed in the metadata but not in the file');
+    if (!Array.isArray(spec) || spec.length < 2 || (spec[0] !== 'q8_0' && spec[0] !== 'q4_0')) throw bad(`expected ["q8_0" | "q4_0", ...shape], got ${JSON.stringify(spec)}`);
+    const [type, ...shape] = spec as [TensorType, ...unknown[]];
+    if (shape.some((d) => !Number.isSafeInteger(d) || (d as number) < 0)) throw bad(`bad shape ${JSON.stringify(shape)}`);
+    const cols = shape[shape.length - 1] as number;
+    if (cols % 32 !== 0) throw bad(`${type} needs a multiple of 32 columns, got ${cols}`);
+    if (entry.dtype !== 'U8' || byteSize(type, shape as number[]) !== entry.byteLength) {
+      throw bad(`stored as ${entry.dtype} ${formatShape(entry.shape)} (${entry.byteLength} bytes), which does not hold ${type} ${formatShape(shape as number[])}`);
+    }
+    st.tensors.set(name, { ...entry, dtype: QUANT_SAFETENSORS[type]!, shape: shape as number[] });
   }
 }
 
@@ -157,7 +215,9 @@ export interface TensorSource {
  * given order, with `__metadata__` first and the header padded with spaces to a multiple of 8.
  */
 export function writeSafetensors(path: string, sources: readonly TensorSource[], metadata: Record<string, string> = {}): void {
-  const header: Record<string, unknown> = { __metadata__: metadata };
+  const quantized = Object.fromEntries(sources.filter((s) => isQuantType(s.dtype)).map((s) => [s.name, [s.dtype, ...s.shape]]));
+  const allMetadata = Object.keys(quantized).length > 0 ? { ...metadata, [QUANT_METADATA_KEY]: JSON.stringify(quantized) } : metadata;
+  const header: Record<string, unknown> = { __metadata__: allMetadata };
   let offset = 0;
   for (const s of sources) {
     const length = byteSize(s.dtype, s.shape);

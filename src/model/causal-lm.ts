@@ -12,6 +12,8 @@ export interface CausalLM {
    * Runs `ids` at positions cache.length … cache.length+ids.length−1 in one batched pass,
    * appends their keys/values (and ids) to the cache, and returns next-token logits:
    * the last position's [vocab] by default, or all positions' [ids.length × vocab] with `allLogits`.
+   * The last-position array is reused by the model's next call (decode steps allocate nothing):
+   * copy it to keep it.
    */
   forward(ids: ArrayLike<number>, cache: KVCache, options?: { allLogits?: boolean }): Float32Array;
 }

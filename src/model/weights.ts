@@ -2,12 +2,11 @@ import type { Backend, Matrix } from '../backend/backend.js';
 import os from 'node:os';
 import { FormatError, ResourceError } from '../errors.js';
 import type { WeightSource } from '../formats/checkpoint.js';
-import { DTYPE_BYTES, type DType } from '../tensor/dtype.js';
+import { isQuantType, type DType, type QuantType, type TensorType } from '../tensor/dtype.js';
+import { quantRowBytes } from '../tensor/quant-format.js';
 import { convertTensor } from '../tensor/convert.js';
-import { formatShape, numel, shapeEquals, type Tensor } from '../tensor/tensor.js';
-
-/** Bytes per element of the safetensors dtypes a weight can have. */
-const SAFETENSORS_BYTES: Readonly<Record<string, number>> = { F32: 4, F16: 2, BF16: 2 };
+import { byteSize, formatShape, shapeEquals, type Tensor } from '../tensor/tensor.js';
+import { storageTypeFor, type QuantizeMode } from './quant-policy.js';
 import type { ModelConfig } from './config.js';
 
 export interface LayerWeights {
@@ -32,6 +31,11 @@ export interface ModelWeights {
 export interface LoadWeightsOptions {
   /** Storage dtype for matrices: 'auto' keeps what the file holds. Norms are always f32. */
   dtype?: DType | 'auto';
+  /**
+   * Quantize the matrices while loading (see quantTypeFor for which tensor gets which type). Each
+   * tensor is read and quantized a few MB at a time, so memory stays near the quantized size.
+   */
+  quantize?: QuantizeMode;
   /** Called after each tensor with (tensors done, tensors in all, name). */
   onProgress?: (done: number, total: number, name: string) => void;
   /** Called once with the names of tensors in the checkpoint that the model does not use. */
@@ -86,20 +90,26 @@ export function loadWeights(source: WeightSource, config: ModelConfig, backend: 
   const unused = source.names().filter((n) => !wanted.has(n) && !IGNORED.test(n) && !(tieHead && n === 'lm_head.weight'));
   if (unused.length > 0) options.onUnusedTensors?.(unused);
 
+  const typeOf = (name: string, shape: readonly number[]) =>
+    storageTypeFor(name, shape, fileType(source, name), { ...options, tiedHead: tieHead });
+
   // A model larger than RAM would only fail after minutes of reading, or take the machine down.
-  const storage = (dtype: string) => (!options.dtype || options.dtype === 'auto' ? (SAFETENSORS_BYTES[dtype] ?? 4) : DTYPE_BYTES[options.dtype]);
-  const needed = expected.reduce((sum, [name, shape]) => sum + numel(shape) * (shape.length === 1 ? 4 : storage(source.entry(name)!.dtype)), 0);
+  const needed = expected.reduce((sum, [name, shape]) => sum + byteSize(typeOf(name, shape), shape), 0);
   const limit = options.maxBytes ?? os.totalmem();
   if (needed > limit) {
-    throw new ResourceError(`${source.description}: the weights need ${formatBytes(needed)} in memory, more than the ${formatBytes(limit)} available; load with a smaller dtype (e.g. bfloat16) or use a machine with more memory`);
+    throw new ResourceError(`${source.description}: the weights need ${formatBytes(needed)} in memory, more than the ${formatBytes(limit)} available; load with a smaller dtype (e.g. bfloat16), quantize on load (q8_0, q4_0) or use a machine with more memory`);
   }
 
   let done = 0;
+  const staging = new StagingBuffer();
   const read = (name: string): Tensor => {
-    const t = source.read(name);
-    const target = !options.dtype || options.dtype === 'auto' ? t.dtype : options.dtype;
+    const entry = source.entry(name)!;
+    const target = typeOf(name, entry.shape);
+    const t = isQuantType(target) && fileType(source, name) !== target
+      ? readQuantized(source, name, entry.shape, target, backend, staging)
+      : convertTensor(source.read(name), target);
     options.onProgress?.(++done, expected.length, name);
-    return convertTensor(t, target);
+    return t;
   };
   const matrix = (name: string) => backend.uploadMatrix(read(name));
   const vector = (name: string) => backend.uploadVector(read(name));
@@ -123,6 +133,48 @@ export function loadWeights(source: WeightSource, config: ModelConfig, backend: 
   const norm = vector('model.norm.weight');
   const lmHead = tieHead ? embed : matrix('lm_head.weight');
   return { embed, layers, norm, lmHead };
+}
+
+/** The tensor type a checkpoint entry holds (its safetensors spelling mapped to ours). */
+function fileType(source: WeightSource, name: string): TensorType {
+  const dtype = source.entry(name)!.dtype;
+  return FILE_TYPES[dtype] ?? 'f32';
+}
+
+const FILE_TYPES: Readonly<Record<string, TensorType>> = { F32: 'f32', F16: 'f16', BF16: 'bf16', Q8_0: 'q8_0', Q4_0: 'q4_0' };
+
+/** Bytes read per step when quantizing on load: large enough for fast reads, small next to the model. */
+const QUANTIZE_CHUNK_BYTES = 16 << 20;
+
+/** One reusable read buffer, so streaming a 27 GB checkpoint does not churn through big allocations. */
+class StagingBuffer {
+  private buf = new Uint8Array(0);
+  get(bytes: number): Uint8Array {
+    if (this.buf.length < bytes) this.buf = new Uint8Array(bytes);
+    return this.buf;
+  }
+}
+
+/**
+ * Reads a float matrix a chunk of rows at a time and quantizes each chunk with the backend (native
+ * SIMD when available), so only the quantized result and one chunk are ever in memory.
+ */
+function readQuantized(
+  source: WeightSource, name: string, shape: readonly number[], type: QuantType, backend: Backend, staging: StagingBuffer,
+): Tensor {
+  const [rows, cols] = shape as [number, number];
+  const entry = source.entry(name)!;
+  const srcRowBytes = entry.byteLength / rows;
+  const dstRowBytes = quantRowBytes(type, cols);
+  const out = new Uint8Array(rows * dstRowBytes);
+  const chunkRows = Math.max(1, Math.floor(QUANTIZE_CHUNK_BYTES / srcRowBytes));
+  for (let first = 0; first < rows; first += chunkRows) {
+    const count = Math.min(chunkRows, rows - first);
+    const chunk = source.readRows(name, first, count, staging.get(count * srcRowBytes));
+    const floats = isQuantType(chunk.dtype) ? convertTensor(chunk, 'f32') : chunk;
+    out.set(backend.quantize(floats, type).data as Uint8Array, first * dstRowBytes);
+  }
+  return { dtype: type, shape, data: out };
 }
 
 function formatBytes(bytes: number): string {

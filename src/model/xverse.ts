@@ -31,6 +31,7 @@ class Scratch {
  */
 export class XverseModel implements CausalLM {
   private scratch: Scratch | null = null;
+  private lastLogits: Float32Array | null = null;
   private ropeCache: { key: number; invFreq: Float32Array } | null = null;
   readonly contextLength: number;
 
@@ -68,11 +69,12 @@ export class XverseModel implements CausalLM {
     const invFreq = this.invFreqFor(total);
     if (total > cache.lengthIndependentUpTo) cache.markLengthDependent(cache.length);
     const V = this.config.vocabSize;
-    const logits = new Float32Array((options.allLogits ? n : 1) * V);
+    // The last-position logits go to one reused buffer, so a decode step allocates nothing.
+    const logits = options.allLogits ? new Float32Array(n * V) : (this.lastLogits ??= new Float32Array(V));
     // Long prompts go through in micro-batches (like llama.cpp's ubatch) so activation buffers stay
     // bounded; every token of a micro-batch is processed by each weight matrix in one pass.
     for (let first = 0; first < n; first += this.maxBatch) {
-      const chunk = Array.prototype.slice.call(ids, first, Math.min(n, first + this.maxBatch)) as number[];
+      const chunk = n <= this.maxBatch ? ids : Array.prototype.slice.call(ids, first, Math.min(n, first + this.maxBatch)) as number[];
       const last = first + chunk.length === n;
       if (options.allLogits) this.forwardBatch(chunk, cache, invFreq, logits.subarray(first * V), chunk.length);
       else this.forwardBatch(chunk, cache, invFreq, last ? logits : null, 1);
@@ -81,7 +83,7 @@ export class XverseModel implements CausalLM {
   }
 
   /** Runs one micro-batch through every layer; writes the logits of its last `logitRows` rows to `out`. */
-  private forwardBatch(ids: readonly number[], cache: KVCache, invFreq: Float32Array, out: Float32Array | null, logitRows: number): void {
+  private forwardBatch(ids: ArrayLike<number>, cache: KVCache, invFreq: Float32Array, out: Float32Array | null, logitRows: number): void {
     const c = this.config;
     const be = this.backend;
     const n = ids.length;

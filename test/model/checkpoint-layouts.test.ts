@@ -16,7 +16,7 @@ const root = tempDir();
 function greedy(model: XverseModel, prompt: number[], steps: number): { ids: number[]; firstLogits: Float32Array } {
   const cache = model.createCache();
   let logits = model.forward(prompt, cache);
-  const firstLogits = logits;
+  const firstLogits = Float32Array.from(logits); // forward reuses its output buffer
   const ids: number[] = [];
   for (let i = 0; i < steps; i++) {
     let best = 0;
