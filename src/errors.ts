@@ -24,6 +24,9 @@ export class ChatError extends XverseError {}
 /** Invalid generation options (negative temperature, top_p outside (0, 1], …). */
 export class GenerationError extends XverseError {}
 
+/** A requested compute backend cannot be used (e.g. the native addon is not built). */
+export class BackendError extends XverseError {}
+
 /** The machine lacks the memory (or other resource) a request needs. */
 export class ResourceError extends XverseError {}
 

@@ -76,6 +76,12 @@ export interface Backend {
     out: Float32Array, q: Float32Array, store: KVStore, n: number, startPos: number,
     nHeads: number, nKvHeads: number, headDim: number, scale: number,
   ): void;
+
+  /**
+   * Measures memory read bandwidth in GB/s: `threads` threads streaming a buffer of `bytes` bytes
+   * (the benchmark's yardstick for decode). Only backends with native code implement it.
+   */
+  readBandwidth?(bytes: number, threads: number): number;
 }
 
 /** A weight matrix owned by a backend. */

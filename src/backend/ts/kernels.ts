@@ -4,6 +4,13 @@
  */
 import type { HostMatrix } from './matrix.js';
 
+/** Anything whose rows can be read as f32 (float and block matrices). */
+interface RowSource {
+  readonly rows: number;
+  readonly cols: number;
+  row(r: number, scratch: Float32Array): Float32Array;
+}
+
 /** Dot product of a[aOff … aOff+n) and b[bOff … bOff+n), four partial sums to help the JIT. */
 export function dot(a: Float32Array, aOff: number, b: Float32Array, bOff: number, n: number): number {
   let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
@@ -27,7 +34,7 @@ export function matmul(out: Float32Array, x: Float32Array, w: HostMatrix, n: num
   }
 }
 
-export function embed(out: Float32Array, table: HostMatrix, ids: ArrayLike<number>, scratch: Float32Array): void {
+export function embed(out: Float32Array, table: RowSource, ids: ArrayLike<number>, scratch: Float32Array): void {
   const { rows, cols } = table;
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i]!;

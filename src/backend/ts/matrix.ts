@@ -2,7 +2,7 @@ import type { Matrix } from '../backend.js';
 import { DTYPE_BYTES, isQuantType, toF32, type DType, type Storage } from '../../tensor/dtype.js';
 import { formatShape, type Tensor } from '../../tensor/tensor.js';
 
-/** The reference backend's weight matrix: the tensor's own storage, rows widened on use. */
+/** The reference backend's float weight matrix (f32, f16, bf16): the tensor's own storage, rows widened on use. */
 export class HostMatrix implements Matrix {
   readonly rows: number;
   readonly cols: number;
@@ -14,7 +14,7 @@ export class HostMatrix implements Matrix {
 
   static fromTensor(t: Tensor): HostMatrix {
     if (t.shape.length !== 2) throw new RangeError(`expected a 2-D weight, got shape ${formatShape(t.shape)}`);
-    if (isQuantType(t.dtype)) throw new RangeError(`the TypeScript backend does not take ${t.dtype} weights yet`);
+    if (isQuantType(t.dtype)) throw new RangeError(`HostMatrix holds float weights; ${t.dtype} weights go to BlockMatrix`);
     return new HostMatrix(t.dtype, t.data as Storage, t.shape[0]!, t.shape[1]!);
   }
 
@@ -28,9 +28,4 @@ export class HostMatrix implements Matrix {
     if (this.dtype === 'f32') return (this.data as Float32Array).subarray(start, start + this.cols);
     return toF32(this.dtype, this.data.subarray(start, start + this.cols), scratch.subarray(0, this.cols));
   }
-}
-
-export function asHostMatrix(m: Matrix): HostMatrix {
-  if (!(m instanceof HostMatrix)) throw new TypeError('matrix was not uploaded to the TypeScript backend');
-  return m;
 }

@@ -1,51 +1,37 @@
 import type { Backend, BackendInfo, KVCacheType, KVStore, Matrix } from '../backend.js';
-import type { QuantType } from '../../tensor/dtype.js';
+import { isQuantType, type QuantType } from '../../tensor/dtype.js';
 import { convertTensor, tensorToF32 } from '../../tensor/convert.js';
 import { formatShape, type Tensor } from '../../tensor/tensor.js';
+import { BlockMatrix } from './block-matrix.js';
 import * as k from './kernels.js';
-import { asHostMatrix, HostMatrix } from './matrix.js';
+import { createTsKVStore, F16KVStore, F32KVStore, KVScratch, Q8KVStore, type TsKVStore } from './kv-store.js';
+import { HostMatrix } from './matrix.js';
+import { matmulBlock, Q8Activations } from './quant-kernels.js';
 
-/** KV storage as two f32 arrays of capacity × kvDim. */
-class HostKVStore implements KVStore {
-  readonly type = 'f32' as const;
-  readonly keys: Float32Array;
-  readonly values: Float32Array;
-
-  constructor(readonly capacity: number, readonly kvDim: number) {
-    this.keys = new Float32Array(capacity * kvDim);
-    this.values = new Float32Array(capacity * kvDim);
-  }
-
-  get bytes(): number {
-    return this.keys.byteLength + this.values.byteLength;
-  }
-
-  write(pos: number, k: Float32Array, v: Float32Array, n: number): void {
-    if (pos + n > this.capacity) throw new RangeError(`KV store holds ${this.capacity} positions, write reaches ${pos + n}`);
-    const len = n * this.kvDim;
-    this.keys.set(k.subarray(0, len), pos * this.kvDim);
-    this.values.set(v.subarray(0, len), pos * this.kvDim);
-  }
-
-  grow(capacity: number, keep: number): KVStore {
-    const next = new HostKVStore(capacity, this.kvDim);
-    const len = keep * this.kvDim;
-    next.keys.set(this.keys.subarray(0, len));
-    next.values.set(this.values.subarray(0, len));
-    return next;
-  }
+function asTsMatrix(m: Matrix): HostMatrix | BlockMatrix {
+  if (m instanceof HostMatrix || m instanceof BlockMatrix) return m;
+  throw new TypeError('matrix was not uploaded to the TypeScript backend');
 }
 
-/** The plain TypeScript reference backend: readable loops, f32 math, weights kept as stored. */
+/**
+ * The plain TypeScript reference backend: readable loops, f32 math, weights kept as stored.
+ * Float weights (f32/f16/bf16) multiply in f32 (sums in doubles); block weights (q8_0/q4_0)
+ * multiply the way ggml's generic CPU code does — activations quantized to Q8_0, integer block
+ * dots, f32 accumulation (quant-kernels.ts). KV caches may be f32, f16 or q8_0 (kv-store.ts).
+ */
 export class TsBackend implements Backend {
   readonly name = 'typescript';
   readonly defaultKVCacheType: KVCacheType = 'f32';
   private rowScratch = new Float32Array(0);
   private scores = new Float64Array(0);
   private acc = new Float64Array(0);
+  private readonly activations = new Q8Activations();
+  private readonly kvScratch = new KVScratch();
 
   uploadMatrix(weight: Tensor): Matrix {
-    const m = HostMatrix.fromTensor(weight);
+    const m = isQuantType(weight.dtype)
+      ? BlockMatrix.fromTensor(weight as Tensor & { dtype: QuantType })
+      : HostMatrix.fromTensor(weight);
     if (this.rowScratch.length < m.cols) this.rowScratch = new Float32Array(m.cols);
     return m;
   }
@@ -64,11 +50,14 @@ export class TsBackend implements Backend {
   }
 
   matmul(out: Float32Array, x: Float32Array, w: Matrix, n: number): void {
-    k.matmul(out, x, asHostMatrix(w), n, this.rowScratch);
+    const m = asTsMatrix(w);
+    if (m instanceof BlockMatrix) matmulBlock(out, x, m, n, this.activations);
+    else k.matmul(out, x, m, n, this.rowScratch);
   }
 
+  /** Block tables are dequantized row by row (d·q), as ggml's get_rows does. */
   embed(out: Float32Array, table: Matrix, ids: ArrayLike<number>): void {
-    k.embed(out, asHostMatrix(table), ids, this.rowScratch);
+    k.embed(out, asTsMatrix(table), ids, this.rowScratch);
   }
 
   rmsNorm(out: Float32Array, x: Float32Array, weight: Float32Array, n: number, dim: number, eps: number): void {
@@ -87,18 +76,24 @@ export class TsBackend implements Backend {
     k.add(x, y, len);
   }
 
+  /** f32, f16 (rounded on write) or q8_0 (quantized per position row; kvDim % 32 == 0) storage. */
   createKVStore(capacity: number, kvDim: number, type: KVCacheType = 'f32'): KVStore {
-    if (type !== 'f32') throw new RangeError(`the TypeScript backend has no ${type} KV cache yet`);
-    return new HostKVStore(capacity, kvDim);
+    return createTsKVStore(capacity, kvDim, type);
   }
 
   attention(
     out: Float32Array, q: Float32Array, store: KVStore, n: number, startPos: number,
     nHeads: number, nKvHeads: number, headDim: number, scale: number,
   ): void {
-    if (!(store instanceof HostKVStore)) throw new TypeError('KV store was not created by the TypeScript backend');
+    if (!isTsKVStore(store)) throw new TypeError('KV store was not created by the TypeScript backend');
     if (this.scores.length < startPos + n) this.scores = new Float64Array(store.capacity);
     if (this.acc.length < headDim) this.acc = new Float64Array(headDim);
-    k.attention(out, q, store.keys, store.values, n, startPos, nHeads, nKvHeads, headDim, scale, this.scores, this.acc);
+    // f16/q8_0 stores widen the visible positions to f32 here; the math is then the same for all types.
+    const { keys, values } = store.f32Rows(startPos + n, this.kvScratch);
+    k.attention(out, q, keys, values, n, startPos, nHeads, nKvHeads, headDim, scale, this.scores, this.acc);
   }
+}
+
+function isTsKVStore(store: KVStore): store is TsKVStore {
+  return store instanceof F32KVStore || store instanceof F16KVStore || store instanceof Q8KVStore;
 }
