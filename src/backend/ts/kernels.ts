@@ -43,13 +43,18 @@ export function embed(out: Float32Array, table: RowSource, ids: ArrayLike<number
   }
 }
 
+/**
+ * RMSNorm with the rounding of an f32 implementation: the scale is an f32, and the normalized value
+ * is rounded to f32 before the weight multiplies it — as HF's `weight * (x * rsqrt(var + eps))`
+ * in float32, llama2.c's run.c and ggml all do. (The sum of squares is exact-ish in doubles.)
+ */
 export function rmsNorm(out: Float32Array, x: Float32Array, weight: Float32Array, n: number, dim: number, eps: number): void {
   for (let i = 0; i < n; i++) {
     const off = i * dim;
     let ss = 0;
     for (let j = 0; j < dim; j++) ss += x[off + j]! * x[off + j]!;
-    const scale = 1 / Math.sqrt(ss / dim + eps);
-    for (let j = 0; j < dim; j++) out[off + j] = x[off + j]! * scale * weight[j]!;
+    const scale = Math.fround(1 / Math.sqrt(ss / dim + eps));
+    for (let j = 0; j < dim; j++) out[off + j] = Math.fround(x[off + j]! * scale) * weight[j]!;
   }
 }
 
