@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Backend } from '../backend/backend.js';
+import type { Backend, KVCacheType } from '../backend/backend.js';
+import type { BackendChoice } from '../backend/select.js';
 import { chat, chatStream, prepareChat, type ChatOptions } from '../chat/chat.js';
 import { detectChatFormat, type ChatFormat } from '../chat/format.js';
 import type { ChatMessage } from '../chat/messages.js';
@@ -23,8 +24,17 @@ export type DTypeOption = 'auto' | DType | 'float32' | 'float16' | 'bfloat16';
 export interface FromPretrainedOptions {
   /** Weight storage dtype (math is f32 either way). Default 'auto': keep the checkpoint's dtype. */
   dtype?: DTypeOption;
-  /** Compute backend; default the TypeScript reference backend. */
-  backend?: Backend;
+  /**
+   * Compute backend: an instance, or 'auto' (default; XVERSE_BACKEND sets it too) = the native
+   * backend when its addon loads, else the TypeScript one with one warning; 'native'; 'typescript'.
+   */
+  backend?: Backend | BackendChoice;
+  /** Worker threads of the native backend (default: the physical cores). */
+  threads?: number;
+  /** KV cache element type (default: the backend's — f16 native, f32 TypeScript). */
+  kvCacheType?: KVCacheType;
+  /** Receives the warning of an 'auto' backend that fell back to TypeScript (default: stderr, once). */
+  onWarning?: (message: string) => void;
   /** Override the chat prompt format detected from the folder. */
   chatFormat?: ChatFormat;
   /** Called per tensor while loading (done, total, tensor name). */

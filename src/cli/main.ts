@@ -2,11 +2,13 @@
 import { Command, CommanderError } from 'commander';
 import { describeError } from '../errors.js';
 import { chatCommand } from './chat.js';
+import { convertCommand } from './convert.js';
 import { generateCommand } from './generate.js';
+import { infoCommand } from './info.js';
 import { tokenizeCommand } from './tokenize.js';
 
 const program = new Command('xverse')
-  .description('Run XVERSE (and Llama-shaped) language models from Node.js: generate, chat, tokenize')
+  .description('Run XVERSE (and Llama-shaped) language models from Node.js: generate, chat, tokenize, info')
   .version('0.1.0')
   .showHelpAfterError()
   .exitOverride();
@@ -14,6 +16,8 @@ const program = new Command('xverse')
 program.addCommand(generateCommand());
 program.addCommand(chatCommand());
 program.addCommand(tokenizeCommand());
+program.addCommand(infoCommand());
+program.addCommand(convertCommand());
 for (const cmd of program.commands) cmd.exitOverride();
 
 try {

@@ -1,6 +1,8 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { AutoModelForCausalLM, AutoTokenizer, type DTypeOption, type XverseForCausalLM } from '../api/pretrained.js';
 import { parseChatFormat, type ChatFormat } from '../chat/format.js';
+import type { KVCacheType } from '../backend/backend.js';
+import type { BackendChoice } from '../backend/select.js';
 import type { GenerateOptions, GenerationStats } from '../generation/generate.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 
@@ -9,6 +11,9 @@ export interface ModelFlags {
   model?: string;
   tokenizer?: string;
   dtype?: DTypeOption;
+  backend?: BackendChoice;
+  threads?: number;
+  kvCache?: KVCacheType;
 }
 
 export interface SamplingFlags {
@@ -47,7 +52,20 @@ export function addModelFlags(cmd: Command): Command {
   return cmd
     .option('-m, --model <path>', 'model folder (config.json + safetensors); default: the embedded stories260K')
     .option('--tokenizer <path>', 'tokenizer.json, llama2.c tokenizer.bin, or a folder with one (default: the model folder)')
-    .addOption(new Option('--dtype <dtype>', 'weight storage precision (math is f32)').choices(['auto', 'float32', 'float16', 'bfloat16']).default('auto'));
+    .addOption(new Option('--dtype <dtype>', 'weight storage precision (math is f32)').choices(['auto', 'float32', 'float16', 'bfloat16']).default('auto'))
+    .addOption(backendOption())
+    .addOption(threadsOption())
+    .addOption(new Option('--kv-cache <type>', 'KV cache element type (default: the backend\'s: f16 native, f32 TypeScript)').choices(['f32', 'f16', 'q8_0']));
+}
+
+/** --backend: no default here, so XVERSE_BACKEND applies when the flag is absent. */
+export function backendOption(): Option {
+  return new Option('--backend <backend>', 'compute backend: auto = native if built, else TypeScript (default: $XVERSE_BACKEND or auto)')
+    .choices(['auto', 'native', 'typescript']);
+}
+
+export function threadsOption(): Option {
+  return new Option('--threads <n>', 'worker threads of the native backend (default: physical cores)').argParser(integerArg(1));
 }
 
 export function addSamplingFlags(cmd: Command): Command {
@@ -91,6 +109,9 @@ export function chatFormatArg(value: string): ChatFormat {
 export async function loadFromFlags(flags: ModelFlags & { chatFormat?: ChatFormat }): Promise<{ model: XverseForCausalLM; tokenizer: Tokenizer }> {
   const model = await AutoModelForCausalLM.fromPretrained(flags.model, {
     ...(flags.dtype ? { dtype: flags.dtype } : {}),
+    ...(flags.backend ? { backend: flags.backend } : {}),
+    ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
+    ...(flags.kvCache ? { kvCacheType: flags.kvCache } : {}),
     ...(flags.chatFormat ? { chatFormat: flags.chatFormat } : {}),
     onUnusedTensors: (names) => {
       const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? `, … (${names.length - 5} more)` : '');

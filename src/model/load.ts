@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Backend, KVCacheType } from '../backend/backend.js';
-import { TsBackend } from '../backend/ts/ts-backend.js';
+import { createBackend, type BackendChoice } from '../backend/select.js';
 import { openCheckpoint } from '../formats/checkpoint.js';
 import { readJsonFile } from '../formats/file-io.js';
 import { parseModelConfig, type ModelConfig } from './config.js';
@@ -8,7 +8,15 @@ import { loadWeights, type LoadWeightsOptions } from './weights.js';
 import { XverseModel } from './xverse.js';
 
 export interface LoadModelOptions extends LoadWeightsOptions {
-  backend?: Backend;
+  /**
+   * A backend instance, or which one to create (see createBackend): 'auto' (default; also set by
+   * XVERSE_BACKEND) = native when its addon loads, else TypeScript with one warning.
+   */
+  backend?: Backend | BackendChoice;
+  /** Worker threads of a native backend created here (default: the physical cores). */
+  threads?: number;
+  /** Receives the warning of an 'auto' backend that fell back to TypeScript (default: stderr, once). */
+  onWarning?: (message: string) => void;
   /** Most positions per forward pass (prefill micro-batch). */
   maxBatch?: number;
   /** KV cache element type (default: the backend's). */
@@ -24,7 +32,11 @@ export function readModelConfig(dir: string): ModelConfig {
 /** Loads a Hugging Face-layout model folder (config.json + safetensors weights). */
 export function loadModel(dir: string, options: LoadModelOptions = {}): XverseModel {
   const config = readModelConfig(dir);
-  const backend = options.backend ?? new TsBackend();
+  const backend = typeof options.backend === 'object' ? options.backend : createBackend({
+    ...(options.backend ? { backend: options.backend } : {}),
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
+    ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+  });
   const source = openCheckpoint(dir);
   try {
     const weights = loadWeights(source, config, backend, options);

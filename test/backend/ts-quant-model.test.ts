@@ -128,7 +128,7 @@ test('quantizing the bf16 safetensors on load gives the GGUF models bit for bit 
   // llama-quantize did here, so both routes must compute identical logits.
   for (const kind of ['q8_0', 'q4_0'] as const) {
     const fromGguf = xverseTinyFromGguf(`xverse-tiny-${kind}.gguf`, new TsBackend());
-    const onLoad = loadModel(fixture('xverse-tiny/safetensors'), { quantize: kind });
+    const onLoad = loadModel(fixture('xverse-tiny/safetensors'), { quantize: kind, backend: 'typescript' });
     for (const prompt of ['P1', 'P2'] as const) {
       const a = run(fromGguf, prompt);
       const b = run(onLoad, prompt);

@@ -22,7 +22,7 @@ test('xverse generate "Once upon a time" echoes the prompt and streams a continu
 });
 
 test('xverse generate --prompt-ids --json: ids equal llama.cpp\'s greedy reference and top-5 log-probs are right', async () => {
-  const r = await runCli(['generate', '--model', TINY, '--prompt-ids', '2,382,387', '--json', '--greedy', '--repetition-penalty', '1', '-n', '16']);
+  const r = await runCli(['generate', '--model', TINY, '--prompt-ids', '2,382,387', '--json', '--greedy', '--repetition-penalty', '1', '-n', '16', '--kv-cache', 'f32']);
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout) as {
     prompt_ids: number[]; ids: number[]; text: string; finish_reason: string;

@@ -22,7 +22,7 @@ test('the default model (converted from stories260K.bin) matches run.c logits at
   const ref = readJson<{ logits: { tokens_in: number[] } }>(fixture('stories260K/reference/stories260K_reference.json'));
   const buf = fs.readFileSync(fixture('stories260K/reference/logits_greedy_bos_257x512.f32'));
   const expected = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4);
-  const model = loadModel(MODEL_DIR);
+  const model = loadModel(MODEL_DIR, { kvCacheType: 'f32' });
   assert.equal(model.weights.lmHead, model.weights.embed, 'classifier is tied');
   const logits = model.forward(ref.logits.tokens_in, model.createCache(), { allLogits: true });
   let worst = 0;

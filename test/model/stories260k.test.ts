@@ -29,7 +29,7 @@ function maxAbsDiff(a: Float32Array, aOff: number, b: Float32Array, bOff: number
 }
 
 test('stories260K (HF layout): step-by-step logits match run.c at all 257 positions within 1e-4', () => {
-  const model = loadModel(fixture('stories260K/hf'));
+  const model = loadModel(fixture('stories260K/hf'), { kvCacheType: 'f32' });
   const cache = model.createCache();
   let worst = 0;
   for (let pos = 0; pos < positions; pos++) {
@@ -41,7 +41,7 @@ test('stories260K (HF layout): step-by-step logits match run.c at all 257 positi
 });
 
 test('stories260K (HF layout): one batched prefill gives the same logits as 257 decode steps', () => {
-  const model = loadModel(fixture('stories260K/hf'), { maxBatch: 100 });
+  const model = loadModel(fixture('stories260K/hf'), { maxBatch: 100, kvCacheType: 'f32' });
   const logits = model.forward(tokens.slice(0, positions), model.createCache(), { allLogits: true });
   assert.equal(logits.length, positions * vocab);
   assert.ok(maxAbsDiff(logits, 0, refLogits, 0, positions * vocab) < 1e-4);
