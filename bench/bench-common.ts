@@ -17,6 +17,8 @@ export interface EngineResult {
   decodeTokensPerSecond: number;
   /** Backend/ISA description. */
   detail: string;
+  /** Read bandwidth measured in this process right after decoding (GB/s), where the engine can measure it. */
+  readBandwidth?: number;
 }
 
 /** Deterministic token ids well inside the vocabulary (past the special and byte tokens). */

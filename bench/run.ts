@@ -1,5 +1,6 @@
 /**
- * Benchmarks of the TypeScript reference backend: `npm run bench` (writes BENCHMARKS.md).
+ * Kernel and small-model benchmarks (TypeScript reference and native backends): `npm run bench:kernels`
+ * (writes BENCHMARKS.md sections). The XVERSE-13B-shape comparison with llama.cpp is `npm run bench`.
  * Speeds on these machines are noisy, so each figure is the median of several runs and the tables
  * compare variants measured side by side in the same process.
  */

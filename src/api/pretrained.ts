@@ -12,7 +12,9 @@ import { generate, generateText, type GenerateOptions, type GeneratedChunk, type
 import type { ModelConfig } from '../model/config.js';
 import type { KVCache } from '../model/kv-cache.js';
 import { loadModel, readModelConfig } from '../model/load.js';
+import { quantizeModeForBits, type QuantizeMode } from '../model/quant-policy.js';
 import type { XverseModel } from '../model/xverse.js';
+import { saveModelFolder } from './save-pretrained.js';
 import { parseDType, type DType } from '../tensor/dtype.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
@@ -35,6 +37,11 @@ export interface FromPretrainedOptions {
   kvCacheType?: KVCacheType;
   /** Receives the warning of an 'auto' backend that fell back to TypeScript (default: stderr, once). */
   onWarning?: (message: string) => void;
+  /**
+   * Quantize the weight matrices while loading, streaming the checkpoint a few MB at a time so
+   * memory stays near the quantized size: 'q8_0' (or 8) or 'q4_0' (or 4); see quantTypeFor.
+   */
+  quantize?: QuantizeMode | 8 | 4;
   /** Override the chat prompt format detected from the folder. */
   chatFormat?: ChatFormat;
   /** Called per tensor while loading (done, total, tensor name). */
@@ -99,6 +106,26 @@ export class XverseForCausalLM {
     return stream ? chatStream(this.model, tokenizer, messages, opts) : chat(this.model, tokenizer, messages, opts);
   }
 
+  /**
+   * XVERSE's `model.quantize(bits)`: 8 → q8_0, 4 → q4_0 (GGUF-compatible blocks of 32 weights with
+   * one f16 scale), in memory, matrix by matrix. Norms stay f32; with 4 bits the output head is
+   * q8_0. Returns the model, as in Python (`model.quantize(8)`); start new caches afterwards.
+   */
+  quantize(bits: QuantizeMode | 8 | 4): this {
+    this.model.quantize(resolveQuantize(bits));
+    return this;
+  }
+
+  /**
+   * Saves the model as it is held (quantized or not) to a folder that `fromPretrained` loads again
+   * without re-quantizing: safetensors weights (see saveWeights), config.json with a
+   * `quantization_config` entry when quantized, and the source folder's other files (tokenizer,
+   * generation_config.json, …). Returns the files written.
+   */
+  savePretrained(dir: string, options: { maxShardBytes?: number } = {}): string[] {
+    return saveModelFolder(this, dir, options);
+  }
+
   /** The prompt ids `chat` would feed the model for `messages` (for inspection and tests). */
   buildChatInput(tokenizer: Tokenizer, messages: readonly ChatMessage[], options: ChatOptions = {}): number[] {
     return prepareChat(this.model, tokenizer, messages, { format: this.chatFormat, ...this.withDefaults(options) }).promptIds;
@@ -120,6 +147,12 @@ function resolveDType(option: DTypeOption | undefined): DType | 'auto' {
   return dtype;
 }
 
+function resolveQuantize(option: QuantizeMode | 8 | 4): QuantizeMode {
+  if (option === 'q8_0' || option === 'q4_0') return option;
+  if (typeof option === 'number') return quantizeModeForBits(option);
+  throw new RangeError(`quantize must be 8, 4, "q8_0" or "q4_0", got ${JSON.stringify(option)}`);
+}
+
 function resolveModelPath(modelPath: string | undefined): string {
   const dir = modelPath ?? defaultModelPath();
   if (!fs.existsSync(dir)) throw new FormatError(`${dir}: no such model folder`);
@@ -132,8 +165,8 @@ export class AutoModelForCausalLM {
     const dir = resolveModelPath(modelPath);
     const genFile = path.join(dir, 'generation_config.json');
     const generationConfig = fs.existsSync(genFile) ? parseGenerationConfig(readJsonFile(genFile), genFile) : {};
-    const { dtype, chatFormat, ...loadOptions } = options;
-    const model = loadModel(dir, { ...loadOptions, dtype: resolveDType(dtype) });
+    const { dtype, chatFormat, quantize, ...loadOptions } = options;
+    const model = loadModel(dir, { ...loadOptions, dtype: resolveDType(dtype), ...(quantize !== undefined ? { quantize: resolveQuantize(quantize) } : {}) });
     return new XverseForCausalLM(dir, model, generationConfig, chatFormat);
   }
 }

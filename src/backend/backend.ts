@@ -37,8 +37,23 @@ export interface Backend {
    */
   uploadMatrix(weight: Tensor): Matrix;
 
-  /** Quantizes a float weight (rows along the last axis) to GGUF-compatible blocks. */
-  quantize(weight: Tensor, type: QuantType): Tensor;
+  /**
+   * The weight a matrix holds, in the type it is stored in (the inverse of uploadMatrix), for
+   * saving a model and for re-quantizing it in memory. May share memory with the matrix.
+   */
+  readMatrix(m: Matrix): Tensor;
+
+  /**
+   * Quantizes a float weight (rows along the last axis) to GGUF-compatible blocks, into `into` when
+   * given (it must hold exactly the blocks' bytes), else into new memory from allocateWeights.
+   */
+  quantize(weight: Tensor, type: QuantType, into?: Uint8Array): Tensor;
+
+  /**
+   * Memory for `bytes` bytes of weights this backend will hold (e.g. aligned, on huge pages). Loaders
+   * read or quantize straight into it.
+   */
+  allocateWeights(bytes: number): Uint8Array;
 
   /** Takes a 1-D vector (norm weights) and returns it widened to f32. */
   uploadVector(weight: Tensor): Float32Array;

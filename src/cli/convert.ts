@@ -1,4 +1,9 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { Command, Option } from 'commander';
+import { AutoModelForCausalLM } from '../api/pretrained.js';
+import type { BackendChoice } from '../backend/select.js';
+import { backendOption, loadProgress, threadsOption } from './options.js';
 import { exportGguf, type GgufOutType } from '../convert/to-gguf.js';
 import { ConfigError } from '../errors.js';
 import type { QuantType } from '../tensor/dtype.js';
@@ -8,6 +13,8 @@ interface ConvertFlags {
   quantize?: QuantType;
   outtype?: GgufOutType;
   name?: string;
+  backend?: BackendChoice;
+  threads?: number;
 }
 
 function formatBytes(n: number): string {
@@ -16,15 +23,17 @@ function formatBytes(n: number): string {
 
 export function convertCommand(): Command {
   return new Command('convert')
-    .description('convert a model folder to another format (GGUF for llama.cpp), tensor by tensor')
+    .description('convert a model folder to GGUF (for llama.cpp) or to a (quantized) safetensors model folder, tensor by tensor')
     .argument('<in>', 'model folder (config.json, safetensors weights, tokenizer.json)')
-    .argument('<out>', 'output file')
-    .addOption(new Option('--to <format>', 'output format').choices(['gguf']).makeOptionMandatory())
+    .argument('<out>', 'output file (gguf) or folder (safetensors)')
+    .addOption(new Option('--to <format>', 'output format').choices(['gguf', 'safetensors']).makeOptionMandatory())
     .addOption(new Option('--quantize <type>', 'quantize the matrices (q4_0 keeps output.weight at q8_0, as llama-quantize does)').choices(['q8_0', 'q4_0']))
     .addOption(new Option('--outtype <type>', 'type of the matrices (default f16, like llama.cpp\'s converter); with --quantize, of those that cannot be quantized').choices(['f32', 'f16', 'bf16', 'q8_0']))
     .option('--name <name>', 'general.name in the GGUF (default: the model folder\'s name)')
-    .action((input: string, output: string, flags: ConvertFlags) => {
-      if (flags.to !== 'gguf') throw new ConfigError(`--to ${flags.to} is not supported yet`);
+    .addOption(backendOption())
+    .addOption(threadsOption())
+    .action(async (input: string, output: string, flags: ConvertFlags) => {
+      if (flags.to === 'safetensors') return convertToSafetensors(input, output, flags);
       const tty = process.stderr.isTTY === true;
       const started = Date.now();
       const result = exportGguf(input, output, {
@@ -40,4 +49,26 @@ export function convertCommand(): Command {
       const types = [...new Set(result.tensors.map((t) => t.type))].join('/');
       process.stdout.write(`${output}: GGUF ${result.architecture}, ${result.tensors.length} tensors (${types}), ${formatBytes(result.bytes)}, ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     });
+}
+
+/**
+ * A model folder in (quantized) safetensors: the model is loaded as the flags say — quantized while
+ * streaming the checkpoint with --quantize — and saved with savePretrained, so the result reloads
+ * without re-quantizing.
+ */
+async function convertToSafetensors(input: string, output: string, flags: ConvertFlags): Promise<void> {
+  if (flags.name !== undefined) throw new ConfigError('--name applies to --to gguf only');
+  if (flags.outtype === 'q8_0') throw new ConfigError('--outtype q8_0 applies to --to gguf; use --quantize q8_0');
+  const started = Date.now();
+  const progress = loadProgress();
+  const model = await AutoModelForCausalLM.fromPretrained(input, {
+    ...(flags.quantize ? { quantize: flags.quantize } : {}),
+    ...(flags.outtype ? { dtype: flags.outtype } : {}),
+    ...(flags.backend ? { backend: flags.backend } : {}),
+    ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
+    ...(progress ? { onProgress: progress } : {}),
+  });
+  const files = model.savePretrained(output);
+  const bytes = files.reduce((sum, f) => sum + fs.statSync(path.join(output, f)).size, 0);
+  process.stdout.write(`${output}: safetensors model folder, ${files.length} files, ${formatBytes(bytes)}, ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }

@@ -3,6 +3,7 @@ import { AutoModelForCausalLM, AutoTokenizer, type DTypeOption, type XverseForCa
 import { parseChatFormat, type ChatFormat } from '../chat/format.js';
 import type { KVCacheType } from '../backend/backend.js';
 import type { BackendChoice } from '../backend/select.js';
+import type { QuantizeMode } from '../model/quant-policy.js';
 import type { GenerateOptions, GenerationStats } from '../generation/generate.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 
@@ -14,6 +15,7 @@ export interface ModelFlags {
   backend?: BackendChoice;
   threads?: number;
   kvCache?: KVCacheType;
+  quantize?: QuantizeMode;
 }
 
 export interface SamplingFlags {
@@ -55,7 +57,21 @@ export function addModelFlags(cmd: Command): Command {
     .addOption(new Option('--dtype <dtype>', 'weight storage precision (math is f32)').choices(['auto', 'float32', 'float16', 'bfloat16']).default('auto'))
     .addOption(backendOption())
     .addOption(threadsOption())
-    .addOption(new Option('--kv-cache <type>', 'KV cache element type (default: the backend\'s: f16 native, f32 TypeScript)').choices(['f32', 'f16', 'q8_0']));
+    .addOption(new Option('--kv-cache <type>', 'KV cache element type (default: the backend\'s: f16 native, f32 TypeScript)').choices(['f32', 'f16', 'q8_0']))
+    .addOption(quantizeOption());
+}
+
+/** --quantize: quantize the matrices while loading (streamed, so a bf16 checkpoint larger than RAM fits). */
+export function quantizeOption(): Option {
+  return new Option('--quantize <type>', 'quantize the weight matrices while loading: q8_0 (8-bit) or q4_0 (4-bit; output head q8_0)').choices(['q8_0', 'q4_0']);
+}
+
+/** A one-line loading indicator on an interactive stderr (nothing when piped). */
+export function loadProgress(): ((done: number, total: number, name: string) => void) | undefined {
+  if (process.stderr.isTTY !== true) return undefined;
+  return (done, total, name) => {
+    process.stderr.write(done < total ? `\r\x1b[Kloading ${done}/${total} ${name}` : '\r\x1b[K');
+  };
 }
 
 /** --backend: no default here, so XVERSE_BACKEND applies when the flag is absent. */
@@ -107,11 +123,14 @@ export function chatFormatArg(value: string): ChatFormat {
 
 /** Loads the model and its tokenizer as the flags say. */
 export async function loadFromFlags(flags: ModelFlags & { chatFormat?: ChatFormat }): Promise<{ model: XverseForCausalLM; tokenizer: Tokenizer }> {
+  const progress = loadProgress();
   const model = await AutoModelForCausalLM.fromPretrained(flags.model, {
     ...(flags.dtype ? { dtype: flags.dtype } : {}),
     ...(flags.backend ? { backend: flags.backend } : {}),
     ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
     ...(flags.kvCache ? { kvCacheType: flags.kvCache } : {}),
+    ...(flags.quantize ? { quantize: flags.quantize } : {}),
+    ...(progress ? { onProgress: progress } : {}),
     ...(flags.chatFormat ? { chatFormat: flags.chatFormat } : {}),
     onUnusedTensors: (names) => {
       const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? `, … (${names.length - 5} more)` : '');

@@ -6,7 +6,7 @@ import { isQuantType, type DType, type QuantType, type TensorType } from '../ten
 import { quantRowBytes } from '../tensor/quant-format.js';
 import { convertTensor } from '../tensor/convert.js';
 import { byteSize, formatShape, shapeEquals, type Tensor } from '../tensor/tensor.js';
-import { storageTypeFor, type QuantizeMode } from './quant-policy.js';
+import { EMBEDDING, LM_HEAD, storageTypeFor, type QuantizeMode } from './quant-policy.js';
 import type { ModelConfig } from './config.js';
 
 export interface LayerWeights {
@@ -105,34 +105,73 @@ export function loadWeights(source: WeightSource, config: ModelConfig, backend: 
   const read = (name: string): Tensor => {
     const entry = source.entry(name)!;
     const target = typeOf(name, entry.shape);
-    const t = isQuantType(target) && fileType(source, name) !== target
+    const stored = fileType(source, name);
+    const t = isQuantType(target) && stored !== target
       ? readQuantized(source, name, entry.shape, target, backend, staging)
-      : convertTensor(source.read(name), target);
+      : stored === target && entry.shape.length === 2
+        // Kept as stored: read straight into the backend's weight memory, no second copy.
+        ? source.readRows(name, 0, entry.shape[0]!, backend.allocateWeights(entry.byteLength))
+        : convertTensor(source.read(name), target);
     options.onProgress?.(++done, expected.length, name);
     return t;
   };
   const matrix = (name: string) => backend.uploadMatrix(read(name));
   const vector = (name: string) => backend.uploadVector(read(name));
 
-  const embed = matrix('model.embed_tokens.weight');
+  const embed = matrix(EMBEDDING);
   const layers: LayerWeights[] = [];
   for (let l = 0; l < config.numLayers; l++) {
-    const p = `model.layers.${l}`;
-    layers.push({
-      inputNorm: vector(`${p}.input_layernorm.weight`),
-      q: matrix(`${p}.self_attn.q_proj.weight`),
-      k: matrix(`${p}.self_attn.k_proj.weight`),
-      v: matrix(`${p}.self_attn.v_proj.weight`),
-      o: matrix(`${p}.self_attn.o_proj.weight`),
-      postAttentionNorm: vector(`${p}.post_attention_layernorm.weight`),
-      gate: matrix(`${p}.mlp.gate_proj.weight`),
-      up: matrix(`${p}.mlp.up_proj.weight`),
-      down: matrix(`${p}.mlp.down_proj.weight`),
-    });
+    const layer: Record<string, Matrix | Float32Array> = {};
+    for (const [key, suffix] of Object.entries(LAYER_VECTORS)) layer[key] = vector(`model.layers.${l}.${suffix}`);
+    for (const [key, suffix] of Object.entries(LAYER_MATRICES)) layer[key] = matrix(`model.layers.${l}.${suffix}`);
+    layers.push(layer as unknown as LayerWeights);
   }
   const norm = vector('model.norm.weight');
-  const lmHead = tieHead ? embed : matrix('lm_head.weight');
+  const lmHead = tieHead ? embed : matrix(LM_HEAD);
   return { embed, layers, norm, lmHead };
+}
+
+type MatrixKey = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down';
+type VectorKey = 'inputNorm' | 'postAttentionNorm';
+
+/** Checkpoint names (after `model.layers.N.`) of each layer's matrices and norms (HF Llama/XVERSE). */
+const LAYER_MATRICES: Readonly<Record<MatrixKey, string>> = {
+  q: 'self_attn.q_proj.weight', k: 'self_attn.k_proj.weight', v: 'self_attn.v_proj.weight', o: 'self_attn.o_proj.weight',
+  gate: 'mlp.gate_proj.weight', up: 'mlp.up_proj.weight', down: 'mlp.down_proj.weight',
+};
+const LAYER_VECTORS: Readonly<Record<VectorKey, string>> = {
+  inputNorm: 'input_layernorm.weight', postAttentionNorm: 'post_attention_layernorm.weight',
+};
+
+/** Whether the output head is the embedding matrix itself (tie_word_embeddings). */
+export function isTiedHead(w: ModelWeights): boolean {
+  return w.lmHead === w.embed;
+}
+
+/**
+ * Every weight with its checkpoint name, in checkpoint order: matrices and f32 norm vectors. A tied
+ * head is listed once, as the embedding.
+ */
+export function namedWeights(w: ModelWeights): Array<[string, Matrix | Float32Array]> {
+  const out: Array<[string, Matrix | Float32Array]> = [[EMBEDDING, w.embed]];
+  w.layers.forEach((layer, l) => {
+    for (const [key, suffix] of Object.entries(LAYER_VECTORS)) out.push([`model.layers.${l}.${suffix}`, layer[key as VectorKey]]);
+    for (const [key, suffix] of Object.entries(LAYER_MATRICES)) out.push([`model.layers.${l}.${suffix}`, layer[key as MatrixKey]]);
+  });
+  out.push(['model.norm.weight', w.norm]);
+  if (!isTiedHead(w)) out.push([LM_HEAD, w.lmHead]);
+  return out;
+}
+
+/** The weights with every matrix replaced by fn(name, matrix), one at a time; a tied head follows the embedding. */
+export function mapMatrices(w: ModelWeights, fn: (name: string, m: Matrix) => Matrix): ModelWeights {
+  const embed = fn(EMBEDDING, w.embed);
+  const layers = w.layers.map((layer, l) => {
+    const next: Record<string, Matrix | Float32Array> = { ...layer };
+    for (const [key, suffix] of Object.entries(LAYER_MATRICES)) next[key] = fn(`model.layers.${l}.${suffix}`, layer[key as MatrixKey]);
+    return next as unknown as LayerWeights;
+  });
+  return { embed, layers, norm: w.norm, lmHead: isTiedHead(w) ? embed : fn(LM_HEAD, w.lmHead) };
 }
 
 /** The tensor type a checkpoint entry holds (its safetensors spelling mapped to ours). */
@@ -166,13 +205,13 @@ function readQuantized(
   const entry = source.entry(name)!;
   const srcRowBytes = entry.byteLength / rows;
   const dstRowBytes = quantRowBytes(type, cols);
-  const out = new Uint8Array(rows * dstRowBytes);
+  const out = backend.allocateWeights(rows * dstRowBytes);
   const chunkRows = Math.max(1, Math.floor(QUANTIZE_CHUNK_BYTES / srcRowBytes));
   for (let first = 0; first < rows; first += chunkRows) {
     const count = Math.min(chunkRows, rows - first);
     const chunk = source.readRows(name, first, count, staging.get(count * srcRowBytes));
     const floats = isQuantType(chunk.dtype) ? convertTensor(chunk, 'f32') : chunk;
-    out.set(backend.quantize(floats, type).data as Uint8Array, first * dstRowBytes);
+    backend.quantize(floats, type, out.subarray(first * dstRowBytes, (first + count) * dstRowBytes));
   }
   return { dtype: type, shape, data: out };
 }

@@ -3,6 +3,8 @@ import type { CausalLM } from './causal-lm.js';
 import type { ModelConfig } from './config.js';
 import { KVCache } from './kv-cache.js';
 import { contextLength, ropeInvFreq } from './rope.js';
+import type { QuantizeMode } from './quant-policy.js';
+import { quantizeWeights } from './quantize.js';
 import type { ModelWeights } from './weights.js';
 
 /** Activation buffers for up to `rows` positions, reused across calls so decoding allocates nothing. */
@@ -33,12 +35,13 @@ export class XverseModel implements CausalLM {
   private scratch: Scratch | null = null;
   private lastLogits: Float32Array | null = null;
   private ropeCache: { key: number; invFreq: Float32Array } | null = null;
+  private currentWeights: ModelWeights;
   readonly contextLength: number;
 
   constructor(
     readonly config: ModelConfig,
     readonly backend: Backend,
-    readonly weights: ModelWeights,
+    weights: ModelWeights,
     /** Most positions processed in one pass; longer prompts are split (bounds activation memory). */
     readonly maxBatch = 512,
     /** KV cache element type; default the backend's (f32 for TypeScript, f16 for native). */
@@ -46,6 +49,20 @@ export class XverseModel implements CausalLM {
   ) {
     if (!Number.isSafeInteger(maxBatch) || maxBatch < 1) throw new RangeError(`maxBatch must be an integer ≥ 1, got ${maxBatch}`);
     this.contextLength = contextLength(config);
+    this.currentWeights = weights;
+  }
+
+  get weights(): ModelWeights {
+    return this.currentWeights;
+  }
+
+  /**
+   * Quantizes the weight matrices in memory (see quantizeWeights for the policy). Caches filled
+   * before keep keys and values computed with the old weights: start new ones.
+   */
+  quantize(mode: QuantizeMode): this {
+    this.currentWeights = quantizeWeights(this.currentWeights, this.backend, mode);
+    return this;
   }
 
   createCache(): KVCache {

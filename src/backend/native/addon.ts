@@ -7,7 +7,7 @@ import type { KVCacheType } from '../backend.js';
 import type { TensorType } from '../../tensor/dtype.js';
 
 /** Bumped with native/src/addon.cc's API_VERSION whenever a signature changes. */
-export const NATIVE_API_VERSION = 1;
+export const NATIVE_API_VERSION = 2;
 
 /** Weight / KV element type codes (native/src/kernels.h: WeightType). */
 export const TYPE_CODE: Readonly<Record<TensorType, number>> = { f32: 0, f16: 1, bf16: 2, q8_0: 3, q4_0: 4 };
@@ -56,6 +56,8 @@ export interface NativeAddon {
   ): void;
   /** Quantizes rows × cols values of type stype (f32/f16/bf16) into dst (dtype q8_0 or q4_0). */
   quantize(src: Bytes, stype: number, rows: number, cols: number, dst: Uint8Array, dtype: number): void;
+  /** `bytes` bytes of 2 MiB-aligned weight memory (huge pages advised on Linux), freed with the buffer. */
+  allocWeights(bytes: number): ArrayBuffer;
   /** Memory read bandwidth in GB/s with `threads` threads streaming a `bytes`-byte buffer. */
   readBandwidth(bytes: number, threads: number): number;
 }

@@ -67,13 +67,25 @@ export class NativeBackend implements Backend {
     return new NativeMatrix(weight.dtype, weight.data, rows, cols);
   }
 
-  quantize(weight: Tensor, type: QuantType): Tensor {
-    if (weight.dtype === type) return weight;
-    if (isQuantType(weight.dtype)) return convertTensor(weight, type);  // requantizing: rare, reference path
+  /** Aligned memory on transparent huge pages where the OS has them (see allocWeights in addon.cc). */
+  allocateWeights(bytes: number): Uint8Array {
+    return bytes === 0 ? new Uint8Array(0) : new Uint8Array(this.addon.allocWeights(bytes));
+  }
+
+  readMatrix(m: Matrix): Tensor {
+    const t = asNativeMatrix(m);
+    return { dtype: t.type, shape: [t.rows, t.cols], data: t.data as Tensor['data'] };
+  }
+
+  quantize(weight: Tensor, type: QuantType, into?: Uint8Array): Tensor {
+    if (weight.dtype === type && !into) return weight;
+    if (isQuantType(weight.dtype)) weight = convertTensor(weight, 'f32');  // requantizing: rare, reference path
     if (weight.shape.length < 1) throw new RangeError(`cannot quantize a scalar to ${type}`);
     const cols = weight.shape[weight.shape.length - 1]!;
     if (cols % 32 !== 0) throw new RangeError(`${type} needs a multiple of 32 columns, got ${cols}`);
-    const data = new Uint8Array(byteSize(type, weight.shape));
+    const bytes = byteSize(type, weight.shape);
+    if (into && into.byteLength !== bytes) throw new RangeError(`quantize: output holds ${into.byteLength} bytes, ${type} ${formatShape(weight.shape)} needs ${bytes}`);
+    const data = into ?? this.allocateWeights(bytes);
     this.addon.quantize(weight.data, TYPE_CODE[weight.dtype], numel(weight.shape) / cols, cols, data, TYPE_CODE[type]);
     return { dtype: type, shape: weight.shape, data };
   }

@@ -36,12 +36,25 @@ export class TsBackend implements Backend {
     return m;
   }
 
+  readMatrix(m: Matrix): Tensor {
+    const t = asTsMatrix(m);
+    return { dtype: t instanceof BlockMatrix ? t.type : t.dtype, shape: [t.rows, t.cols], data: t.data };
+  }
+
   info(): BackendInfo {
     return { name: this.name, isa: 'js', threads: 1, features: [`node ${process.version}`] };
   }
 
-  quantize(weight: Tensor, type: QuantType): Tensor {
-    return convertTensor(weight, type);
+  quantize(weight: Tensor, type: QuantType, into?: Uint8Array): Tensor {
+    const t = convertTensor(weight, type);
+    if (!into) return t;
+    if (into.byteLength !== t.data.byteLength) throw new RangeError(`quantize: output holds ${into.byteLength} bytes, ${type} ${formatShape(weight.shape)} needs ${t.data.byteLength}`);
+    into.set(t.data as Uint8Array);
+    return { dtype: type, shape: weight.shape, data: into };
+  }
+
+  allocateWeights(bytes: number): Uint8Array {
+    return new Uint8Array(bytes);
   }
 
   uploadVector(weight: Tensor): Float32Array {
