@@ -44,6 +44,8 @@ for (let i = 0; i < BENCH_SHAPE.decodeTokens; i++) {
 }
 const decodeTokensPerSecond = BENCH_SHAPE.decodeTokens / ((performance.now() - t) / 1000);
 
+// Peak RSS of loading and running the model, before the bandwidth probe's 1 GiB buffer adds to it.
+const peakRssBytes = process.resourceUsage().maxRSS * 1024;
 // The machine's read bandwidth varies from minute to minute on shared hosts: measure it again here,
 // under the same conditions as the decode just timed.
 const readBandwidth = backend.readBandwidth?.(1 << 30, threads);
@@ -51,7 +53,7 @@ const info = backend.info();
 const result: EngineResult = {
   engine: 'xverse-ts',
   loadMs,
-  peakRssBytes: process.resourceUsage().maxRSS * 1024,
+  peakRssBytes,
   prefillTokensPerSecond: prefill,
   decodeTokensPerSecond,
   detail: `${info.name} ${info.isa}, ${info.threads} threads`,

@@ -81,33 +81,8 @@ void micro(int64_t k, const typename W::T* w, int64_t ws, const float* x, int64_
     for (int t = 0; t < T; t++) out[t * os + r] = hsum(acc[r][t]);
 }
 
-template <class W, int R>
-void row_block(int64_t k, const typename W::T* w, int64_t ws, const float* x, int64_t xs, float* out, int64_t os, int64_t nt) {
-  int64_t t = 0;
-  for (; t + 3 <= nt; t += 3) micro<W, R, 3>(k, w, ws, x + t * xs, xs, out + t * os, os);
-  switch (nt - t) {
-    case 2: micro<W, R, 2>(k, w, ws, x + t * xs, xs, out + t * os, os); break;
-    case 1: micro<W, R, 1>(k, w, ws, x + t * xs, xs, out + t * os, os); break;
-    default: break;
-  }
-}
-
-template <class W>
-void tile(int64_t k, const void* wv, int64_t w_stride, const void* xv, int64_t x_stride, float* out,
-          int64_t out_stride, int64_t nr, int64_t nt) {
-  using T = typename W::T;
-  const T* w = static_cast<const T*>(wv);
-  const float* x = static_cast<const float*>(xv);
-  const int64_t ws = w_stride / static_cast<int64_t>(sizeof(T));
-  const int64_t xs = x_stride / static_cast<int64_t>(sizeof(float));
-  int64_t r = 0;
-  if (nt == 1) {
-    // Decode: bound by memory bandwidth; 8 rows in flight at once.
-    for (; r + 8 <= nr; r += 8) micro<W, 8, 1>(k, w + r * ws, ws, x, xs, out + r, out_stride);
-  }
-  for (; r + 4 <= nr; r += 4) row_block<W, 4>(k, w + r * ws, ws, x, xs, out + r, out_stride, nt);
-  for (; r < nr; r++) row_block<W, 1>(k, w + r * ws, ws, x, xs, out + r, out_stride, nt);
-}
+constexpr int MAX_TOKENS = 3;
+#include "kernels_float_tile.inc"
 
 template <class W>
 void to_f32(const void* xv, float* y, int64_t n) {
