@@ -10,13 +10,6 @@
 #include <node_api.h>
 
 #include <algorithm>
-#include <cstdlib>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
-#if defined(_WIN32)
-#include <malloc.h>
-#endif
 #include <mutex>
 #include <new>
 #include <string>
@@ -27,6 +20,7 @@
 #include "cpu.h"
 #include "dispatch.h"
 #include "matmul.h"
+#include "memory.h"
 #include "napi_args.h"
 #include "ops.h"
 #include "quantize.h"
@@ -322,40 +316,11 @@ napi_value read_bandwidth_js(napi_env env, napi_callback_info cb) {
   return number(env, read_bandwidth(bytes, threads));
 }
 
-// Weight memory: 2 MiB-aligned and, on Linux, advised to use transparent huge pages. Loading a
-// multi-GB model faults in every page of its weights once; in virtual machines a 4 KiB page fault
-// costs microseconds and grows with the resident size (measured here: filling 1 GiB took 1.1–3.6 s
-// with 4 KiB pages, 0.15–0.3 s with huge pages), so huge pages cut seconds off every large load.
-constexpr size_t WEIGHT_ALIGN = size_t{2} << 20;
-
-void* aligned_bytes(size_t bytes) {
-#if defined(_WIN32)
-  return _aligned_malloc(bytes, WEIGHT_ALIGN);
-#else
-  return std::aligned_alloc(WEIGHT_ALIGN, bytes);
-#endif
-}
-
-void free_aligned(void* p) {
-#if defined(_WIN32)
-  _aligned_free(p);
-#else
-  std::free(p);
-#endif
-}
-
-void advise_huge_pages(void* p, size_t bytes) {
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  madvise(p, bytes, MADV_HUGEPAGE);  // advisory: without THP it is a no-op
-#else
-  (void)p;
-  (void)bytes;
-#endif
-}
-
+// Weight memory on huge pages (memory.h), so that loading a multi-GB model does not spend seconds
+// in 4 KiB page faults.
 void free_weights(napi_env env, void* data, void* hint) {
   const auto bytes = static_cast<int64_t>(reinterpret_cast<uintptr_t>(hint));
-  free_aligned(data);
+  free_huge(data);
   int64_t ignored;
   napi_adjust_external_memory(env, -bytes, &ignored);
 }
@@ -364,14 +329,13 @@ void free_weights(napi_env env, void* data, void* hint) {
 napi_value alloc_weights_js(napi_env env, napi_callback_info cb) {
   Args a(env, cb, 1, "allocWeights");
   const int64_t bytes = a.integer(0, "bytes", 1, MAX_DIM);
-  const size_t rounded = (static_cast<size_t>(bytes) + WEIGHT_ALIGN - 1) / WEIGHT_ALIGN * WEIGHT_ALIGN;
-  void* p = aligned_bytes(rounded);
+  const size_t rounded = huge_rounded(static_cast<size_t>(bytes));
+  void* p = alloc_huge(static_cast<size_t>(bytes));
   if (!p) a.fail(JsError::Range, "cannot allocate " + std::to_string(bytes) + " bytes for weights (out of memory)");
-  advise_huge_pages(p, rounded);
   napi_value buffer;
   if (napi_create_external_arraybuffer(env, p, static_cast<size_t>(bytes), free_weights,
                                        reinterpret_cast<void*>(static_cast<uintptr_t>(rounded)), &buffer) != napi_ok) {
-    free_aligned(p);
+    free_huge(p);
     a.fail(JsError::Range, "cannot wrap " + std::to_string(bytes) + " bytes of weights in an ArrayBuffer");
   }
   int64_t ignored;

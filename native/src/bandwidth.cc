@@ -10,6 +10,7 @@
 #include <new>
 
 #include "dispatch.h"
+#include "memory.h"
 #include "thread_pool.h"
 
 namespace xts {
@@ -21,9 +22,11 @@ double read_bandwidth(int64_t bytes, int threads) {
   const int64_t slices = int64_t{16} * threads;
   bytes = std::max<int64_t>(bytes / (ALIGN * slices) * ALIGN * slices, ALIGN * slices);
   struct Free {
-    void operator()(void* p) const { ::operator delete(p, std::align_val_t(ALIGN)); }
+    void operator()(uint8_t* p) const { free_huge(p); }
   };
-  std::unique_ptr<uint8_t, Free> buf(static_cast<uint8_t*>(::operator new(static_cast<size_t>(bytes), std::align_val_t(ALIGN))));
+  // Huge-page memory like the weights' (memory.h): the probe measures what the weight stream gets.
+  std::unique_ptr<uint8_t, Free> buf(static_cast<uint8_t*>(alloc_huge(static_cast<size_t>(bytes))));
+  if (!buf) throw std::bad_alloc();
   std::memset(buf.get(), 1, static_cast<size_t>(bytes));  // fault every page in before timing
 
   ThreadPool& p = pool();
