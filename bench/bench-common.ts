@@ -17,7 +17,7 @@ export interface EngineResult {
   decodeTokensPerSecond: number;
   /** Backend/ISA description. */
   detail: string;
-  /** Read bandwidth measured in this process right after decoding (GB/s), where the engine can measure it. */
+  /** Read bandwidth measured in this process right before and after decoding (mean, GB/s), where the engine can measure it. */
   readBandwidth?: number;
 }
 

@@ -36,6 +36,12 @@ for (const n of BENCH_SHAPE.prefillLengths) {
   prefill[n] = n / ((performance.now() - t) / 1000);
 }
 
+// Peak RSS of loading and running the model, before the bandwidth probe's 1 GiB buffer adds to it.
+const peakRssBytes = process.resourceUsage().maxRSS * 1024;
+// The machine's read bandwidth varies from minute to minute on shared hosts: it is measured here
+// right before and right after the decode, under the same conditions (the mean is the yardstick).
+const bandwidthBefore = backend.readBandwidth?.(1 << 30, threads);
+
 cache.clear();
 model.forward(syntheticPrompt(BENCH_SHAPE.decodeContext, 7, vocab), cache);
 let token = syntheticPrompt(1, 9, vocab)[0]!;
@@ -49,11 +55,8 @@ for (let i = 0; i < BENCH_SHAPE.decodeTokens; i++) {
 }
 const decodeTokensPerSecond = BENCH_SHAPE.decodeTokens / ((performance.now() - t) / 1000);
 
-// Peak RSS of loading and running the model, before the bandwidth probe's 1 GiB buffer adds to it.
-const peakRssBytes = process.resourceUsage().maxRSS * 1024;
-// The machine's read bandwidth varies from minute to minute on shared hosts: measure it again here,
-// under the same conditions as the decode just timed.
-const readBandwidth = backend.readBandwidth?.(1 << 30, threads);
+const bandwidthAfter = backend.readBandwidth?.(1 << 30, threads);
+const readBandwidth = bandwidthBefore && bandwidthAfter ? (bandwidthBefore + bandwidthAfter) / 2 : undefined;
 const info = backend.info();
 const result: EngineResult = {
   engine: 'xverse-ts',

@@ -100,18 +100,20 @@ for (const type of types) {
   results.push({ type, ours, theirs });
 }
 
-// The yardstick is the best read bandwidth measured during the run (start, and after each decode).
+// Each weight type's yardstick is the bandwidth measured around our decode of that type (the same
+// minute, the same process); llama.cpp's row of the type is compared with the same figure.
 const bandwidth = Math.max(...bandwidths.filter(Number.isFinite));
 const rows: string[][] = [];
 const summary: string[] = [];
 for (const { type, ours, theirs } of results) {
   const bpt = bytesPerToken(type);
+  const yardstick = ours.readBandwidth ?? bandwidth;
   for (const r of [ours, theirs]) {
     if (!r) continue;
     const eff = (bpt * r.decodeTokensPerSecond) / 1e9;
     rows.push([type, r.engine, fmt(r.loadMs / 1000, 2), gb(r.peakRssBytes),
       ...BENCH_SHAPE.prefillLengths.map((n) => fmt(r.prefillTokensPerSecond[n]!)), fmt(r.decodeTokensPerSecond, 2),
-      `${fmt(eff)} (${fmt((100 * eff) / bandwidth, 0)} %)`]);
+      `${fmt(eff)} (${fmt((100 * eff) / yardstick, 0)} % of ${fmt(yardstick)})`]);
   }
   if (theirs) {
     const ratio = (a: number, b: number) => fmt(a / b, 2) + '×';
@@ -130,13 +132,14 @@ const body = [
   '',
   `Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} logical CPUs, ${gb(os.totalmem())} GB RAM, Node ${process.version}; ` +
     `xverse-ts backend ${info.name} (${info.isa}; ${info.features.join(', ')}), ${threads} threads; llama.cpp: ${NODE_LLAMA_CPP} prebuilt CPU binaries, ${threads} threads, batch 512.`,
-  `Measured read bandwidth: **${fmt(bandwidth)} GB/s** (${threads} threads; best of ${bandwidths.length} measurements during the run: ${bandwidths.map((b) => fmt(b)).join(', ')}).`,
+  `Read bandwidth (${threads} threads, 1 GiB on huge pages, like the weights): measured at the start and around each of our decodes: ${bandwidths.map((b) => fmt(b)).join(', ')} GB/s (best ${fmt(bandwidth)}). ` +
+    'It varies from minute to minute on this shared host, so each decode is compared with the bandwidth measured in the same process just before and after it (the last column).',
   '',
   `Model: hidden 5120, intermediate 13824, 40 heads, vocab 100,534, ${layers} layers; random bf16 weights (synthetic). ` +
     'xverse-ts loads the bf16 safetensors checkpoint and quantizes while loading (q8_0: every matrix; q4_0: projections and embedding q4_0, output head q8_0); ' +
     'llama.cpp runs GGUF exports of the same checkpoint (`xverse convert`). Each engine runs in a fresh process; peak RSS is that process\'s maximum resident set.',
   '',
-  table(['weights', 'engine', 'load s', 'peak RSS GB', 'prefill 64 tok/s', 'prefill 512 tok/s', 'decode tok/s', 'decode GB/s (% of read bw)'], rows,
+  table(['weights', 'engine', 'load s', 'peak RSS GB', 'prefill 64 tok/s', 'prefill 512 tok/s', 'decode tok/s', 'decode GB/s (% of read bw, GB/s)'], rows,
     ['l', 'l', 'r', 'r', 'r', 'r', 'r', 'r']),
   '',
   summary.length ? `Summary: ${summary.join('; ')}.` : '',
