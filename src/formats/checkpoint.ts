@@ -4,6 +4,7 @@ import { FormatError } from '../errors.js';
 import { byteSize, type Tensor } from '../tensor/tensor.js';
 import { readJsonFile } from './file-io.js';
 import { SafetensorsFile, writeSafetensors, type TensorEntry, type TensorSource } from './safetensors.js';
+import { TorchBinFile } from './torch-bin.js';
 
 /** The tensors of a checkpoint, however many files they are spread over. */
 export interface WeightSource {
@@ -21,33 +22,51 @@ export interface WeightSource {
 
 export const SAFETENSORS_INDEX = 'model.safetensors.index.json';
 export const SAFETENSORS_SINGLE = 'model.safetensors';
+export const TORCH_INDEX = 'pytorch_model.bin.index.json';
+export const TORCH_SINGLE = 'pytorch_model.bin';
+
+/** One file of tensors: what SafetensorsFile and TorchBinFile have in common. */
+interface TensorFile {
+  readonly tensors: ReadonlyMap<string, TensorEntry>;
+  read(name: string): Tensor;
+  readRows(name: string, first: number, count: number, into?: Uint8Array): Tensor;
+  close(): void;
+}
+type TensorFileOpener = (file: string) => TensorFile;
+
+const openSafetensors: TensorFileOpener = (file) => SafetensorsFile.open(file);
+const openTorchBin: TensorFileOpener = (file) => TorchBinFile.open(file);
 
 /**
  * Opens the weights of a Hugging Face model folder: `model.safetensors.index.json` (sharded) or
- * `model.safetensors` (single); a lone `*.safetensors` file also works. PyTorch `.bin` checkpoints
- * get a clear error until their reader lands.
+ * `model.safetensors` (single), else PyTorch's `pytorch_model.bin.index.json` or `pytorch_model.bin`
+ * (safetensors wins when both are present, as in transformers). A lone `*.safetensors`, `*.bin` /
+ * `*.pt` / `*.pth` file or index `*.json` also works.
  */
 export function openCheckpoint(dirOrFile: string): WeightSource {
   const stat = fs.statSync(dirOrFile, { throwIfNoEntry: false });
   if (!stat) throw new FormatError(`${dirOrFile}: no such file or folder`);
   if (stat.isFile()) {
-    return dirOrFile.endsWith('.json') ? openShardedSafetensors(dirOrFile) : openSingleSafetensors(dirOrFile);
+    if (dirOrFile.endsWith('.bin.index.json')) return openShardedTorch(dirOrFile);
+    if (dirOrFile.endsWith('.json')) return openSharded(dirOrFile, openSafetensors);
+    return openSingle(dirOrFile, /\.(bin|pt|pth)$/.test(dirOrFile) ? openTorchBin : openSafetensors);
   }
   const index = path.join(dirOrFile, SAFETENSORS_INDEX);
-  if (fs.existsSync(index)) return openShardedSafetensors(index);
+  if (fs.existsSync(index)) return openSharded(index, openSafetensors);
   const single = path.join(dirOrFile, SAFETENSORS_SINGLE);
-  if (fs.existsSync(single)) return openSingleSafetensors(single);
+  if (fs.existsSync(single)) return openSingle(single, openSafetensors);
   const files = fs.readdirSync(dirOrFile);
   const others = files.filter((f) => f.endsWith('.safetensors'));
-  if (others.length === 1) return openSingleSafetensors(path.join(dirOrFile, others[0]!));
-  if (files.some((f) => /^pytorch_model.*\.bin(\.index\.json)?$/.test(f))) {
-    throw new FormatError(`${dirOrFile}: holds PyTorch .bin weights, which this version cannot read yet; convert them to safetensors first`);
-  }
-  throw new FormatError(`${dirOrFile}: no weights found (looked for ${SAFETENSORS_INDEX}, ${SAFETENSORS_SINGLE} or one *.safetensors file)`);
+  if (others.length === 1) return openSingle(path.join(dirOrFile, others[0]!), openSafetensors);
+  const torchIndex = path.join(dirOrFile, TORCH_INDEX);
+  if (fs.existsSync(torchIndex)) return openShardedTorch(torchIndex);
+  const torchSingle = path.join(dirOrFile, TORCH_SINGLE);
+  if (fs.existsSync(torchSingle)) return openSingle(torchSingle, openTorchBin);
+  throw new FormatError(`${dirOrFile}: no weights found (looked for ${SAFETENSORS_INDEX}, ${SAFETENSORS_SINGLE} or one *.safetensors file, then ${TORCH_INDEX} or ${TORCH_SINGLE})`);
 }
 
-function openSingleSafetensors(file: string): WeightSource {
-  const st = SafetensorsFile.open(file);
+function openSingle(file: string, open: TensorFileOpener): WeightSource {
+  const st = open(file);
   return {
     description: file,
     files: [file],
@@ -59,8 +78,19 @@ function openSingleSafetensors(file: string): WeightSource {
   };
 }
 
+/** PyTorch shards are checked up front: every listed shard must exist before any is parsed. */
+function openShardedTorch(indexFile: string): WeightSource {
+  const source = openSharded(indexFile, openTorchBin);
+  for (const file of source.files) {
+    if (!fs.statSync(file, { throwIfNoEntry: false })?.isFile()) {
+      throw new FormatError(`${indexFile}: shard ${path.basename(file)} is listed but missing`);
+    }
+  }
+  return source;
+}
+
 /** `{"metadata": {...}, "weight_map": {tensor: shard file}}`; shards are opened lazily, once each. */
-function openShardedSafetensors(indexFile: string): WeightSource {
+function openSharded(indexFile: string, openFile: TensorFileOpener): WeightSource {
   const index = readJsonFile(indexFile);
   const weightMap = (index as { weight_map?: unknown } | null)?.weight_map;
   if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
@@ -75,12 +105,12 @@ function openShardedSafetensors(indexFile: string): WeightSource {
     shardOf.set(name, path.join(dir, shard));
   }
   const files = [...new Set(shardOf.values())];
-  const open = new Map<string, SafetensorsFile>();
-  const shard = (file: string): SafetensorsFile => {
+  const open = new Map<string, TensorFile>();
+  const shard = (file: string): TensorFile => {
     let st = open.get(file);
     if (!st) {
       if (!fs.existsSync(file)) throw new FormatError(`${indexFile}: shard ${path.basename(file)} is listed but missing`);
-      st = SafetensorsFile.open(file);
+      st = openFile(file);
       open.set(file, st);
     }
     return st;
