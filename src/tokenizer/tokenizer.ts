@@ -1,6 +1,7 @@
 /**
  * What the rest of the engine needs from a tokenizer. Implementations: HF tokenizer.json
- * (hf-tokenizer.ts) and llama2.c's tokenizer.bin (llama2c-tokenizer.ts).
+ * (hf-tokenizer.ts), llama2.c's tokenizer.bin (llama2c-tokenizer.ts) and the tokenizer embedded in
+ * a GGUF file (gguf-tokenizer.ts).
  */
 export interface EncodeOptions {
   /**
@@ -25,7 +26,7 @@ export interface Tokenizer {
   /** The string of the EOS token (e.g. `<|endoftext|>`), stripped from streamed chat text. */
   readonly eosToken: string | null;
   /** Which file format it was loaded from, for `xverse info` and error messages. */
-  readonly kind: 'tokenizer.json' | 'llama2c';
+  readonly kind: 'tokenizer.json' | 'llama2c' | 'gguf';
 
   encode(text: string, options?: EncodeOptions): number[];
   decode(ids: ArrayLike<number>, options?: DecodeOptions): string;
