@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import { createBackend, type BackendChoice } from '../backend/select.js';
-import { openCheckpoint } from '../formats/checkpoint.js';
+import { openCheckpoint, type WeightSource } from '../formats/checkpoint.js';
+import { isGgufPath } from '../formats/gguf-detect.js';
+import { openGgufWeights } from '../model/gguf-weights.js';
 import { readModelConfig } from '../model/load.js';
 import { contextLength } from '../model/rope.js';
 import { numel } from '../tensor/tensor.js';
@@ -33,18 +35,23 @@ interface ModelSummary {
   weightBytes: Record<string, number>;
 }
 
-/** The config and weight sizes of a model folder, read from config.json and the checkpoint headers only. */
+/** The config and weight sizes of a model folder or GGUF file, read from config.json / metadata and the checkpoint headers only. */
 function summarizeModel(dir: string): ModelSummary {
   const c = readModelConfig(dir);
-  const source = openCheckpoint(dir);
+  const gguf = isGgufPath(dir) ? openGgufWeights(dir) : null;
+  const source: WeightSource = gguf ?? openCheckpoint(dir);
   try {
     const weightBytes: Record<string, number> = {};
     let parameters = 0;
     const names = source.names();
+    // A GGUF tensor is counted in the type it is stored as, not the f32 some types are decoded to.
+    const stored = gguf
+      ? (name: string) => gguf.gguf.tensorInfo(gguf.ggufName(name)!)
+      : (name: string) => ({ type: { name: source.entry(name)!.dtype }, byteLength: source.entry(name)!.byteLength });
     for (const name of names) {
-      const e = source.entry(name)!;
-      parameters += numel(e.shape);
-      weightBytes[e.dtype] = (weightBytes[e.dtype] ?? 0) + e.byteLength;
+      parameters += numel(source.entry(name)!.shape);
+      const { type, byteLength } = stored(name);
+      weightBytes[type.name] = (weightBytes[type.name] ?? 0) + byteLength;
     }
     return {
       path: dir, modelType: c.modelType, layers: c.numLayers, hiddenSize: c.hiddenSize, intermediateSize: c.intermediateSize,
@@ -66,7 +73,7 @@ function formatBytes(b: number): string {
 export function infoCommand(): Command {
   return new Command('info')
     .description('print the compute backend (ISA, threads, build features) and, with --model, a model\'s configuration and weight sizes')
-    .option('-m, --model <path>', 'also summarize this model folder (config.json + checkpoint headers; no weights are read)')
+    .option('-m, --model <path>', 'also summarize this model folder or GGUF file (config.json or metadata + checkpoint headers; no weights are read)')
     .addOption(backendOption())
     .addOption(threadsOption())
     .option('--json', 'print one JSON object')

@@ -50,6 +50,12 @@ export interface GgufTensorInfo {
   readonly byteLength: number;
 }
 
+/** Rows of a tensor viewed as a [rows, ne0] matrix (all outer dims flattened; 1 for a vector). */
+export function ggufRowCount(info: GgufTensorInfo): number {
+  const cols = info.dims[0] ?? 1;
+  return cols === 0 ? 0 : info.byteLength / ggmlByteSize(info.type, [cols])!;
+}
+
 export class GgufFile {
   private constructor(
     private readonly file: RandomAccessFile,
@@ -101,14 +107,18 @@ export class GgufFile {
   readRows(name: string, first: number, count: number, into?: Uint8Array): Tensor {
     const info = this.tensorInfo(name);
     const type = this.supportedType(info);
-    const cols = info.dims[0] ?? 1;
-    const rows = cols === 0 ? 0 : info.byteLength / ggmlByteSize(info.type, [cols])!;
+    return tensorFromBytes(type, [count, info.dims[0] ?? 1], this.readRowBytes(name, first, count, into));
+  }
+
+  /** The raw bytes of rows first … first+count−1 (as readRows counts them), for a tensor of any type. */
+  readRowBytes(name: string, first: number, count: number, into?: Uint8Array): Uint8Array {
+    const info = this.tensorInfo(name);
+    const rows = ggufRowCount(info);
     if (!Number.isSafeInteger(first) || !Number.isSafeInteger(count) || first < 0 || count < 0 || first + count > rows) {
       throw new RangeError(`${this.path}: rows ${first}…${first + count} of "${name}" are outside its ${rows} rows`);
     }
     const rowBytes = rows === 0 ? 0 : info.byteLength / rows;
-    const bytes = this.file.read(info.offset + first * rowBytes, count * rowBytes, into?.subarray(0, count * rowBytes));
-    return tensorFromBytes(type, [count, cols], bytes);
+    return this.file.read(info.offset + first * rowBytes, count * rowBytes, into?.subarray(0, count * rowBytes));
   }
 
   private supportedType(info: GgufTensorInfo): TensorType {

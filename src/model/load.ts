@@ -1,9 +1,12 @@
 import path from 'node:path';
 import type { Backend, KVCacheType } from '../backend/backend.js';
 import { createBackend, type BackendChoice } from '../backend/select.js';
-import { openCheckpoint } from '../formats/checkpoint.js';
+import { openCheckpoint, type WeightSource } from '../formats/checkpoint.js';
 import { readJsonFile } from '../formats/file-io.js';
+import { isGgufPath } from '../formats/gguf-detect.js';
 import { parseModelConfig, type ModelConfig } from './config.js';
+import { checkGgufTensors, ggufModelConfig } from './gguf-config.js';
+import { openGgufWeights } from './gguf-weights.js';
 import { loadWeights, type LoadWeightsOptions } from './weights.js';
 import { XverseModel } from './xverse.js';
 
@@ -23,25 +26,51 @@ export interface LoadModelOptions extends LoadWeightsOptions {
   kvCacheType?: KVCacheType;
 }
 
-/** Reads `config.json` of a model folder. */
-export function readModelConfig(dir: string): ModelConfig {
-  const file = path.join(dir, 'config.json');
+/** Reads `config.json` of a model folder, or the metadata of a GGUF file. */
+export function readModelConfig(dirOrGguf: string): ModelConfig {
+  if (isGgufPath(dirOrGguf)) {
+    const source = openGgufWeights(dirOrGguf);
+    try {
+      return ggufModelConfig(source.gguf);
+    } finally {
+      source.close();
+    }
+  }
+  const file = path.join(dirOrGguf, 'config.json');
   return parseModelConfig(readJsonFile(file), file);
 }
 
-/** Loads a Hugging Face-layout model folder (config.json + safetensors weights). */
-export function loadModel(dir: string, options: LoadModelOptions = {}): XverseModel {
-  const config = readModelConfig(dir);
+/**
+ * Loads a Hugging Face-layout model folder (config.json + safetensors weights), or a GGUF file
+ * (a path ending in `.gguf`, or any file starting with the GGUF magic) of architecture `xverse`
+ * or `llama`: config from its metadata, weights through GgufWeightSource.
+ */
+export function loadModel(dirOrGguf: string, options: LoadModelOptions = {}): XverseModel {
+  if (isGgufPath(dirOrGguf)) {
+    const source = openGgufWeights(dirOrGguf);
+    try {
+      const config = ggufModelConfig(source.gguf);
+      checkGgufTensors(source.gguf, config);
+      return build(config, source, options);
+    } finally {
+      source.close();
+    }
+  }
+  const config = readModelConfig(dirOrGguf);
+  const source = openCheckpoint(dirOrGguf);
+  try {
+    return build(config, source, options);
+  } finally {
+    source.close();
+  }
+}
+
+function build(config: ModelConfig, source: WeightSource, options: LoadModelOptions): XverseModel {
   const backend = typeof options.backend === 'object' ? options.backend : createBackend({
     ...(options.backend ? { backend: options.backend } : {}),
     ...(options.threads !== undefined ? { threads: options.threads } : {}),
     ...(options.onWarning ? { onWarning: options.onWarning } : {}),
   });
-  const source = openCheckpoint(dir);
-  try {
-    const weights = loadWeights(source, config, backend, options);
-    return new XverseModel(config, backend, weights, options.maxBatch, options.kvCacheType);
-  } finally {
-    source.close();
-  }
+  const weights = loadWeights(source, config, backend, options);
+  return new XverseModel(config, backend, weights, options.maxBatch, options.kvCacheType);
 }
