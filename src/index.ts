@@ -7,6 +7,7 @@
  */
 export { AutoModelForCausalLM, AutoTokenizer, XverseForCausalLM, type DTypeOption, type FromPretrainedOptions, type PromptInput } from './api/pretrained.js';
 export { defaultModelPath } from './api/default-model.js';
+export { snapshotDownload, type DownloadProgress, type SnapshotOptions } from './hub/index.js';
 export type { ChatMessage, ChatRole } from './chat/messages.js';
 export type { ChatFormat } from './chat/format.js';
 export type { ChatOptions } from './chat/chat.js';
@@ -19,4 +20,4 @@ export type { Tokenizer, EncodeOptions, DecodeOptions } from './tokenizer/tokeni
 export { IncrementalDetokenizer } from './tokenizer/detokenizer.js';
 export type { Backend } from './backend/backend.js';
 export { TsBackend } from './backend/ts/ts-backend.js';
-export { ChatError, ConfigError, FormatError, GenerationError, ResourceError, TokenizerError, XverseError } from './errors.js';
+export { ChatError, ConfigError, FormatError, GenerationError, HubError, ResourceError, TokenizerError, XverseError } from './errors.js';

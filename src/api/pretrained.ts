@@ -7,6 +7,8 @@ import { detectChatFormat, type ChatFormat } from '../chat/format.js';
 import type { ChatMessage } from '../chat/messages.js';
 import { FormatError } from '../errors.js';
 import { readJsonFile } from '../formats/file-io.js';
+import { isGgufPath } from '../formats/gguf-detect.js';
+import { resolveModelReference, type SnapshotOptions } from '../hub/index.js';
 import { parseGenerationConfig, resolveGenerationConfig, type GenerationConfig } from '../generation/config.js';
 import { generate, generateText, type GenerateOptions, type GeneratedChunk, type GenerationResult } from '../generation/generate.js';
 import type { ModelConfig } from '../model/config.js';
@@ -48,6 +50,19 @@ export interface FromPretrainedOptions {
   onProgress?: (done: number, total: number, name: string) => void;
   /** Called with checkpoint tensors the model does not use (default: ignored). */
   onUnusedTensors?: (names: string[]) => void;
+  /** When the path is a Hugging Face repo id (`org/name`): revision, cacheDir, include, onProgress … of its download. */
+  hub?: SnapshotOptions;
+}
+
+/** Options of `AutoTokenizer.fromPretrained`. */
+export interface TokenizerFromPretrainedOptions {
+  /** When the path is a Hugging Face repo id (`org/name`): revision, cacheDir, onProgress … of its download. */
+  hub?: SnapshotOptions;
+}
+
+/** A local path as it is; an `org/name` that is not one is a Hub repo id, resolved to its cached snapshot. */
+async function resolvePretrained(ref: string | undefined, hub: SnapshotOptions | undefined): Promise<string> {
+  return resolveModelPath(ref === undefined ? undefined : await resolveModelReference(ref, hub));
 }
 
 /** A prompt: text (encoded with the tokenizer's own special-token rule) or token ids. */
@@ -123,6 +138,7 @@ export class XverseForCausalLM {
    * generation_config.json, …). Returns the files written.
    */
   savePretrained(dir: string, options: { maxShardBytes?: number } = {}): string[] {
+    if (isGgufPath(this.path)) throw new FormatError(`${this.path}: saving a model loaded from a GGUF file is not supported (there is no config.json or tokenizer folder to save with it)`);
     return saveModelFolder(this, dir, options);
   }
 
@@ -159,22 +175,28 @@ function resolveModelPath(modelPath: string | undefined): string {
   return dir;
 }
 
-/** `AutoModelForCausalLM.fromPretrained(path)` as in transformers; no path = the embedded default model. */
+/**
+ * `AutoModelForCausalLM.fromPretrained(path)` as in transformers: a model folder or a GGUF file
+ * (`xverse` / `llama` architecture); no path = the embedded default model.
+ */
 export class AutoModelForCausalLM {
   static async fromPretrained(modelPath?: string, options: FromPretrainedOptions = {}): Promise<XverseForCausalLM> {
-    const dir = resolveModelPath(modelPath);
+    const dir = await resolvePretrained(modelPath, options.hub);
+    // A GGUF file carries no generation config: Hugging Face's defaults apply.
     const genFile = path.join(dir, 'generation_config.json');
-    const generationConfig = fs.existsSync(genFile) ? parseGenerationConfig(readJsonFile(genFile), genFile) : {};
-    const { dtype, chatFormat, quantize, ...loadOptions } = options;
+    const generationConfig = !isGgufPath(dir) && fs.existsSync(genFile) ? parseGenerationConfig(readJsonFile(genFile), genFile) : {};
+    const { dtype, chatFormat, quantize, hub: _hub, ...loadOptions } = options;
     const model = loadModel(dir, { ...loadOptions, dtype: resolveDType(dtype), ...(quantize !== undefined ? { quantize: resolveQuantize(quantize) } : {}) });
     return new XverseForCausalLM(dir, model, generationConfig, chatFormat);
   }
 }
 
-/** `AutoTokenizer.fromPretrained(path)`: tokenizer.json or llama2.c tokenizer.bin; no path = the default model's. */
+/** `AutoTokenizer.fromPretrained(path)`: tokenizer.json, llama2.c tokenizer.bin or a GGUF file's vocabulary; no path = the default model's. */
 export class AutoTokenizer {
-  static async fromPretrained(tokenizerPath?: string): Promise<Tokenizer> {
-    const target = resolveModelPath(tokenizerPath);
+  static async fromPretrained(tokenizerPath?: string, options: TokenizerFromPretrainedOptions = {}): Promise<Tokenizer> {
+    const target = await resolvePretrained(tokenizerPath, options.hub);
+    // A GGUF file holds its tokenizer and its special ids in its own metadata.
+    if (isGgufPath(target)) return loadTokenizer(target);
     // Special ids the tokenizer files leave open come from the model's config.json, when there is one.
     const configFile = path.join(fs.statSync(target).isDirectory() ? target : path.dirname(target), 'config.json');
     if (!fs.existsSync(configFile)) return loadTokenizer(target);

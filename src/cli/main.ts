@@ -3,12 +3,13 @@ import { Command, CommanderError } from 'commander';
 import { describeError } from '../errors.js';
 import { chatCommand } from './chat.js';
 import { convertCommand } from './convert.js';
+import { downloadCommand } from './download.js';
 import { generateCommand } from './generate.js';
 import { infoCommand } from './info.js';
 import { tokenizeCommand } from './tokenize.js';
 
 const program = new Command('xverse')
-  .description('Run XVERSE (and Llama-shaped) language models from Node.js: generate, chat, tokenize, info')
+  .description('Run XVERSE (and Llama-shaped) language models from Node.js: generate, chat, tokenize, info, convert, download')
   .version('0.1.0')
   .showHelpAfterError()
   .exitOverride();
@@ -18,6 +19,7 @@ program.addCommand(chatCommand());
 program.addCommand(tokenizeCommand());
 program.addCommand(infoCommand());
 program.addCommand(convertCommand());
+program.addCommand(downloadCommand());
 for (const cmd of program.commands) cmd.exitOverride();
 
 try {

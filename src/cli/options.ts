@@ -6,6 +6,7 @@ import type { BackendChoice } from '../backend/select.js';
 import type { QuantizeMode } from '../model/quant-policy.js';
 import type { GenerateOptions, GenerationStats } from '../generation/generate.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import { resolveModelFlag } from './download.js';
 
 /** Flags shared by the commands that load a model and generate. */
 export interface ModelFlags {
@@ -52,7 +53,7 @@ function collect(value: string, previous: string[] = []): string[] {
 
 export function addModelFlags(cmd: Command): Command {
   return cmd
-    .option('-m, --model <path>', 'model folder (config.json + safetensors); default: the embedded stories260K')
+    .option('-m, --model <path>', 'model folder (config.json + safetensors), GGUF file, or Hugging Face repo id (org/name, downloaded to the cache); default: the embedded stories260K')
     .option('--tokenizer <path>', 'tokenizer.json, llama2.c tokenizer.bin, or a folder with one (default: the model folder)')
     .addOption(new Option('--dtype <dtype>', 'weight storage precision (math is f32)').choices(['auto', 'float32', 'float16', 'bfloat16']).default('auto'))
     .addOption(backendOption())
@@ -123,8 +124,11 @@ export function chatFormatArg(value: string): ChatFormat {
 
 /** Loads the model and its tokenizer as the flags say. */
 export async function loadFromFlags(flags: ModelFlags & { chatFormat?: ChatFormat }): Promise<{ model: XverseForCausalLM; tokenizer: Tokenizer }> {
+  // A Hub repo id (org/name) is downloaded first, with its own progress bars.
+  const modelPath = flags.model === undefined ? undefined : await resolveModelFlag(flags.model);
+  const tokenizerPath = flags.tokenizer === undefined ? undefined : await resolveModelFlag(flags.tokenizer);
   const progress = loadProgress();
-  const model = await AutoModelForCausalLM.fromPretrained(flags.model, {
+  const model = await AutoModelForCausalLM.fromPretrained(modelPath, {
     ...(flags.dtype ? { dtype: flags.dtype } : {}),
     ...(flags.backend ? { backend: flags.backend } : {}),
     ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
@@ -137,7 +141,7 @@ export async function loadFromFlags(flags: ModelFlags & { chatFormat?: ChatForma
       process.stderr.write(`xverse: warning: ${names.length} tensor(s) in the checkpoint are not used by the model: ${shown}\n`);
     },
   });
-  const tokenizer = await AutoTokenizer.fromPretrained(flags.tokenizer ?? model.path);
+  const tokenizer = await AutoTokenizer.fromPretrained(tokenizerPath ?? model.path);
   return { model, tokenizer };
 }
 

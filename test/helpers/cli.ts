@@ -4,10 +4,15 @@ import { REPO_ROOT } from './fixtures.js';
 
 export interface CliResult { code: number | null; stdout: string; stderr: string }
 
-/** Runs the built CLI (dist/src/cli/main.js) with `args`, feeding `input` to stdin. */
-export function runCli(args: string[], input = ''): Promise<CliResult> {
+/**
+ * Runs the built CLI (dist/src/cli/main.js) with `args`, feeding `input` to stdin; `env` adds to
+ * (or, with undefined, removes from) the inherited environment.
+ */
+export function runCli(args: string[], input = '', env: Record<string, string | undefined> = {}): Promise<CliResult> {
+  const childEnv = { ...process.env, ...env };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete childEnv[k];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist/src/cli/main.js'), ...args], { cwd: REPO_ROOT });
+    const child = spawn(process.execPath, [path.join(REPO_ROOT, 'dist/src/cli/main.js'), ...args], { cwd: REPO_ROOT, env: childEnv });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
