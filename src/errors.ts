@@ -4,7 +4,8 @@
  */
 export class XverseError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    // Messages quote names and values from untrusted files, which may hold line breaks: keep one line.
+    super(message.replace(/\s*[\r\n\u2028\u2029]+\s*/g, ' '), options);
     this.name = new.target.name;
   }
 }
@@ -29,6 +30,12 @@ export class BackendError extends XverseError {}
 
 /** The machine lacks the memory (or other resource) a request needs. */
 export class ResourceError extends XverseError {}
+
+/**
+ * A Hugging Face Hub download failed: the network, an HTTP status (401/403/404 …), a file that does
+ * not verify, a cache that cannot be written, or a file missing from the cache in offline mode.
+ */
+export class HubError extends XverseError {}
 
 /** Turns any thrown value into a one-line message fit for a terminal. */
 export function describeError(err: unknown): string {

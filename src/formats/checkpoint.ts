@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { FormatError } from '../errors.js';
 import { byteSize, type Tensor } from '../tensor/tensor.js';
-import { readJsonFile } from './file-io.js';
+import { jsonSnippet, readJsonFile } from './file-io.js';
 import { SafetensorsFile, writeSafetensors, type TensorEntry, type TensorSource } from './safetensors.js';
 import { TorchBinFile } from './torch-bin.js';
 
@@ -82,11 +82,20 @@ function openSingle(file: string, open: TensorFileOpener): WeightSource {
 function openShardedTorch(indexFile: string): WeightSource {
   const source = openSharded(indexFile, openTorchBin);
   for (const file of source.files) {
-    if (!fs.statSync(file, { throwIfNoEntry: false })?.isFile()) {
-      throw new FormatError(`${indexFile}: shard ${path.basename(file)} is listed but missing`);
+    if (!isFile(file)) {
+      throw new FormatError(`${indexFile}: shard ${path.basename(file)} is listed but missing (or not a file)`);
     }
   }
   return source;
+}
+
+/** Whether `file` is a regular file; a name the OS refuses (too long…) is not one. */
+function isFile(file: string): boolean {
+  try {
+    return fs.statSync(file, { throwIfNoEntry: false })?.isFile() ?? false;
+  } catch {
+    return false;
+  }
 }
 
 /** `{"metadata": {...}, "weight_map": {tensor: shard file}}`; shards are opened lazily, once each. */
@@ -100,7 +109,7 @@ function openSharded(indexFile: string, openFile: TensorFileOpener): WeightSourc
   const shardOf = new Map<string, string>();
   for (const [name, shard] of Object.entries(weightMap as Record<string, unknown>)) {
     if (typeof shard !== 'string' || shard === '' || path.isAbsolute(shard) || shard.split(/[\\/]/).includes('..')) {
-      throw new FormatError(`${indexFile}: weight_map["${name}"] must be a shard file name inside the folder, got ${JSON.stringify(shard)}`);
+      throw new FormatError(`${indexFile}: weight_map["${name}"] must be a shard file name inside the folder, got ${jsonSnippet(shard)}`);
     }
     shardOf.set(name, path.join(dir, shard));
   }
@@ -109,7 +118,7 @@ function openSharded(indexFile: string, openFile: TensorFileOpener): WeightSourc
   const shard = (file: string): TensorFile => {
     let st = open.get(file);
     if (!st) {
-      if (!fs.existsSync(file)) throw new FormatError(`${indexFile}: shard ${path.basename(file)} is listed but missing`);
+      if (!isFile(file)) throw new FormatError(`${indexFile}: shard ${path.basename(file)} is listed but missing (or not a file)`);
       st = openFile(file);
       open.set(file, st);
     }

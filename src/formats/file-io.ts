@@ -47,6 +47,21 @@ export function isJsonObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * A short JSON rendering of an untrusted value for an error message: never throws (JSON.stringify
+ * overflows the stack on deeply nested input) and never longer than `max` characters.
+ */
+export function jsonSnippet(value: unknown, max = 100): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    text = undefined;
+  }
+  if (text === undefined) text = Array.isArray(value) ? '[…]' : typeof value === 'object' && value !== null ? '{…}' : String(value);
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
 /** Error messages must be one line; library messages sometimes are not. */
 export function oneLine(message: string): string {
   return message.replace(/\s*\n\s*/g, ' ').trim();

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { FormatError } from '../errors.js';
 import { isQuantType, type DType, type TensorType } from '../tensor/dtype.js';
 import { byteSize, formatShape, numel, tensorBytes, tensorFromBytes, type Tensor } from '../tensor/tensor.js';
-import { RandomAccessFile } from './file-io.js';
+import { RandomAccessFile, jsonSnippet } from './file-io.js';
 
 /**
  * safetensors: u64 little-endian header length N, N bytes of JSON
@@ -155,9 +155,9 @@ function applyQuantMetadata(st: SafetensorsFile, raw: string | undefined, where:
     const bad = (what: string) => new FormatError(`${where}: quantized tensor "${name}": ${what}`);
     const entry = st.tensors.get(name);
     if (!entry) throw bad('listed in the metadata but not in the file');
-    if (!Array.isArray(spec) || spec.length < 2 || (spec[0] !== 'q8_0' && spec[0] !== 'q4_0')) throw bad(`expected ["q8_0" | "q4_0", ...shape], got ${JSON.stringify(spec)}`);
+    if (!Array.isArray(spec) || spec.length < 2 || (spec[0] !== 'q8_0' && spec[0] !== 'q4_0')) throw bad(`expected ["q8_0" | "q4_0", ...shape], got ${jsonSnippet(spec)}`);
     const [type, ...shape] = spec as [TensorType, ...unknown[]];
-    if (shape.some((d) => !Number.isSafeInteger(d) || (d as number) < 0)) throw bad(`bad shape ${JSON.stringify(shape)}`);
+    if (shape.some((d) => !Number.isSafeInteger(d) || (d as number) < 0)) throw bad(`bad shape ${jsonSnippet(shape)}`);
     const cols = shape[shape.length - 1] as number;
     if (cols % 32 !== 0) throw bad(`${type} needs a multiple of 32 columns, got ${cols}`);
     if (entry.dtype !== 'U8' || byteSize(type, shape as number[]) !== entry.byteLength) {
@@ -186,10 +186,10 @@ function parseEntry(name: string, raw: unknown, where: string, dataStart: number
   const elementSize = DTYPE_SIZES[dtype];
   if (elementSize === undefined) throw bad(`unknown dtype "${dtype}"`);
   if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || (d as number) < 0)) {
-    throw bad(`shape must be a list of non-negative integers, got ${JSON.stringify(shape)}`);
+    throw bad(`shape must be a list of non-negative integers, got ${jsonSnippet(shape)}`);
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || offsets.some((o) => !Number.isSafeInteger(o) || (o as number) < 0)) {
-    throw bad(`data_offsets must be [begin, end], got ${JSON.stringify(offsets)}`);
+    throw bad(`data_offsets must be [begin, end], got ${jsonSnippet(offsets)}`);
   }
   const [begin, end] = offsets as [number, number];
   if (end < begin) throw bad(`data_offsets end ${end} is before begin ${begin}`);

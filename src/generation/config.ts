@@ -1,4 +1,5 @@
 import { ConfigError, GenerationError } from '../errors.js';
+import { jsonSnippet } from '../formats/file-io.js';
 
 /** Decoding settings, named after HF `GenerationConfig` fields (camelCase). */
 export interface GenerationConfig {
@@ -92,7 +93,7 @@ export function parseGenerationConfig(json: unknown, file = 'generation_config.j
     if (value === undefined || (value === null && kind !== 'id')) continue;
     if (kind === 'idList' && !Array.isArray(value)) value = [value];
     const why = problem(kind, value);
-    if (why !== null) throw new ConfigError(`${file}: field "${jsonKey}" ${why}, got ${JSON.stringify(src[jsonKey])}`);
+    if (why !== null) throw new ConfigError(`${file}: field "${jsonKey}" ${why}, got ${jsonSnippet(src[jsonKey])}`);
     out[key] = kind === 'idList' ? [...(value as number[])] : value;
   }
   return out as Partial<GenerationConfig>;
@@ -114,7 +115,7 @@ export function resolveGenerationConfig(...layers: ReadonlyArray<Partial<Generat
   }
   for (const [key, , kind] of FIELDS) {
     const why = problem(kind, out[key]);
-    if (why !== null) throw new GenerationError(`${key} ${why}, got ${JSON.stringify(out[key])}`);
+    if (why !== null) throw new GenerationError(`${key} ${why}, got ${jsonSnippet(out[key])}`);
   }
   out.eosTokenIds = [...(out.eosTokenIds as number[])];
   return out as unknown as GenerationConfig;

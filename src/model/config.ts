@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.js';
+import { jsonSnippet } from '../formats/file-io.js';
 
 /** RoPE context extension as HF `rope_scaling` describes it. */
 export interface RopeScaling {
@@ -101,7 +102,7 @@ function parseRopeScaling(value: unknown, file: string): RopeScaling | null {
   }
   const factor = r['factor'];
   if (typeof factor !== 'number' || !(factor >= 1)) {
-    throw new ConfigError(`${file}: rope_scaling.factor must be a number ≥ 1, got ${JSON.stringify(factor)}`);
+    throw new ConfigError(`${file}: rope_scaling.factor must be a number ≥ 1, got ${jsonSnippet(factor)}`);
   }
   return { type, factor };
 }
@@ -112,7 +113,7 @@ export function parseIdList(value: unknown, field: string, file: string): number
   const list = Array.isArray(value) ? value : [value];
   for (const id of list) {
     if (!Number.isInteger(id) || (id as number) < 0) {
-      throw new ConfigError(`${file}: ${field} must be a non-negative integer or a list of them, got ${JSON.stringify(value)}`);
+      throw new ConfigError(`${file}: ${field} must be a non-negative integer or a list of them, got ${jsonSnippet(value)}`);
     }
   }
   return list as number[];
@@ -128,7 +129,7 @@ function optionalInt(c: Json, key: string, file: string, min = 1): number | unde
   const v = c[key];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > 2 ** 31) {
-    throw new ConfigError(`${file}: field "${key}" must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+    throw new ConfigError(`${file}: field "${key}" must be an integer ≥ ${min}, got ${jsonSnippet(v)}`);
   }
   return v;
 }
@@ -136,20 +137,20 @@ function optionalInt(c: Json, key: string, file: string, min = 1): number | unde
 function optionalNumber(c: Json, key: string, file: string): number | undefined {
   const v = c[key];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError(`${file}: field "${key}" must be a number, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError(`${file}: field "${key}" must be a number, got ${jsonSnippet(v)}`);
   return v;
 }
 
 function optionalString(c: Json, key: string, file: string): string | undefined {
   const v = c[key];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') throw new ConfigError(`${file}: field "${key}" must be a string, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string') throw new ConfigError(`${file}: field "${key}" must be a string, got ${jsonSnippet(v)}`);
   return v;
 }
 
 function optionalBool(c: Json, key: string, file: string): boolean | undefined {
   const v = c[key];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'boolean') throw new ConfigError(`${file}: field "${key}" must be true or false, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'boolean') throw new ConfigError(`${file}: field "${key}" must be true or false, got ${jsonSnippet(v)}`);
   return v;
 }

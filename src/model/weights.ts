@@ -45,7 +45,7 @@ export interface LoadWeightsOptions {
 }
 
 /** Buffers that checkpoints may carry but that are recomputed here (HF, vLLM and llama.cpp skip them too). */
-const IGNORED = /\.rotary_emb\.(inv_freq|cos_cached|sin_cached)$/;
+export const IGNORED_BUFFERS = /\.rotary_emb\.(inv_freq|cos_cached|sin_cached)$/;
 
 /**
  * Loads every tensor the XVERSE/Llama graph needs, one at a time (read → convert → upload → drop),
@@ -71,6 +71,9 @@ export function loadWeights(source: WeightSource, config: ModelConfig, backend: 
       [`${p}.mlp.up_proj.weight`, [F, D]],
       [`${p}.mlp.down_proj.weight`, [D, F]],
     );
+    // A layer count the checkpoint cannot hold (say 2^31 from a corrupt config) stops at the first
+    // layer it lacks instead of listing billions of names.
+    if (!source.entry(`${p}.input_layernorm.weight`)) break;
   }
   expected.push(['model.norm.weight', [D]]);
   if (!tieHead) expected.push(['lm_head.weight', [V, D]]);
@@ -87,7 +90,7 @@ export function loadWeights(source: WeightSource, config: ModelConfig, backend: 
     }
   }
   const wanted = new Set(expected.map(([n]) => n));
-  const unused = source.names().filter((n) => !wanted.has(n) && !IGNORED.test(n) && !(tieHead && n === 'lm_head.weight'));
+  const unused = source.names().filter((n) => !wanted.has(n) && !IGNORED_BUFFERS.test(n) && !(tieHead && n === 'lm_head.weight'));
   if (unused.length > 0) options.onUnusedTensors?.(unused);
 
   const typeOf = (name: string, shape: readonly number[]) =>
@@ -175,7 +178,7 @@ export function mapMatrices(w: ModelWeights, fn: (name: string, m: Matrix) => Ma
 }
 
 /** The tensor type a checkpoint entry holds (its safetensors spelling mapped to ours). */
-function fileType(source: WeightSource, name: string): TensorType {
+export function fileType(source: WeightSource, name: string): TensorType {
   const dtype = source.entry(name)!.dtype;
   return FILE_TYPES[dtype] ?? 'f32';
 }
@@ -186,7 +189,7 @@ const FILE_TYPES: Readonly<Record<string, TensorType>> = { F32: 'f32', F16: 'f16
 const QUANTIZE_CHUNK_BYTES = 16 << 20;
 
 /** One reusable read buffer, so streaming a 27 GB checkpoint does not churn through big allocations. */
-class StagingBuffer {
+export class StagingBuffer {
   private buf = new Uint8Array(0);
   get(bytes: number): Uint8Array {
     if (this.buf.length < bytes) this.buf = new Uint8Array(bytes);
@@ -198,7 +201,7 @@ class StagingBuffer {
  * Reads a float matrix a chunk of rows at a time and quantizes each chunk with the backend (native
  * SIMD when available), so only the quantized result and one chunk are ever in memory.
  */
-function readQuantized(
+export function readQuantized(
   source: WeightSource, name: string, shape: readonly number[], type: QuantType, backend: Backend, staging: StagingBuffer,
 ): Tensor {
   const [rows, cols] = shape as [number, number];

@@ -153,7 +153,13 @@ export class HFTokenizer implements Tokenizer {
    */
   encode(text: string, options: EncodeOptions = {}): number[] {
     if (typeof text !== 'string') throw new TokenizerError(`${this.source}: encode expects a string, got ${typeof text}`);
-    const ids = this.#lib.encode(text, { add_special_tokens: options.addSpecialTokens ?? true }).ids;
+    let ids: number[];
+    try {
+      ids = this.#lib.encode(text, { add_special_tokens: options.addSpecialTokens ?? true }).ids;
+    } catch (err) {
+      // A tokenizer.json the library accepted but cannot run: report it, not the library's TypeError.
+      throw new TokenizerError(`${this.source}: cannot encode ${JSON.stringify(text.slice(0, 40))} (${oneLine(String((err as Error)?.message ?? err)).slice(0, 200)})`, { cause: err });
+    }
     // The library yields `undefined` for a piece it cannot map (an unk_token missing from the
     // vocabulary), where the Rust library raises an error.
     const bad = ids.findIndex((id) => !Number.isInteger(id));
@@ -224,6 +230,11 @@ function validateTokenizerJson(json: JsonObject, source: string): JsonObject {
   }
   if (model['vocab'] === undefined) throw new FormatError(`${source}: missing model.vocab`);
   if (type === 'BPE' && !Array.isArray(model['merges'])) throw new FormatError(`${source}: BPE model.merges must be an array`);
+  // The library turns these into strings only when encoding (a nested array overflows the stack there).
+  for (const key of ['unk_token', 'continuing_subword_prefix', 'end_of_word_suffix']) {
+    const v = model[key];
+    if (v !== undefined && v !== null && typeof v !== 'string') throw new FormatError(`${source}: model.${key} must be a string or null`);
+  }
   const added = json['added_tokens'] ?? [];
   if (!Array.isArray(added)) throw new FormatError(`${source}: added_tokens must be an array`);
   added.forEach((t: unknown, i) => {

@@ -134,3 +134,41 @@ test('a folder without weights says what it looked for', () => {
   fs.mkdirSync(empty);
   expectFormatError(() => openCheckpoint(empty), /no weights found \(looked for model\.safetensors\.index\.json, model\.safetensors.*pytorch_model\.bin\)/);
 });
+
+// Regressions found by test/fuzz/safetensors.test.ts.
+const deepArray = (depth: number): string => '['.repeat(depth) + '0' + ']'.repeat(depth);
+
+test('a deeply nested shape or data_offsets is a FormatError, not a stack overflow in the message', () => {
+  const d = tempDir();
+  for (const field of ['shape', 'data_offsets']) {
+    const file = path.join(d, `deep-${field}.safetensors`);
+    const entry = field === 'shape' ? `{"dtype":"F32","shape":${deepArray(20000)},"data_offsets":[0,4]}` : `{"dtype":"F32","shape":[1],"data_offsets":${deepArray(20000)}}`;
+    const json = Buffer.from(`{"t":${entry}}`);
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64LE(BigInt(json.length));
+    fs.writeFileSync(file, Buffer.concat([len, json, Buffer.alloc(4)]));
+    expectFormatError(() => SafetensorsFile.open(file), new RegExp(`tensor "t": .*${field === 'shape' ? 'shape' : 'data_offsets'}.*…`));
+  }
+});
+
+test('a tensor name with a line break still gives a one-line error', () => {
+  const d = tempDir();
+  const file = rawSafetensors(path.join(d, 'nl.safetensors'), { 'a\nb': { dtype: 'F32', shape: [2], data_offsets: [0, 4] } }, new Uint8Array(4));
+  expectFormatError(() => SafetensorsFile.open(file), /tensor "a b": F32 \[2\] needs 8 bytes/);
+});
+
+test('index: a deeply nested, overlong or folder shard name is a FormatError', () => {
+  const d = tempDir();
+  writeSafetensors(path.join(d, 's1.safetensors'), tensorSources([['a', { dtype: 'f32', shape: [1], data: Float32Array.of(1) }]]));
+  const index = path.join(d, 'model.safetensors.index.json');
+  fs.writeFileSync(index, `{"weight_map":{"a":${deepArray(20000)}}}`);
+  expectFormatError(() => openCheckpoint(index), /weight_map\["a"\] must be a shard file name inside the folder, got \[…\]$/);
+  for (const shard of ['x'.repeat(70000), '.']) {
+    fs.writeFileSync(index, JSON.stringify({ weight_map: { a: shard } }));
+    const src = openCheckpoint(index);
+    expectFormatError(() => src.read('a'), /is listed but missing \(or not a file\)/);
+    src.close();
+  }
+  fs.writeFileSync(path.join(d, 'pytorch_model.bin.index.json'), JSON.stringify({ weight_map: { a: 'y'.repeat(70000) } }));
+  expectFormatError(() => openCheckpoint(path.join(d, 'pytorch_model.bin.index.json')), /is listed but missing/);
+});

@@ -86,3 +86,16 @@ describe('generation config', () => {
     assert.equal(isGreedy(ok), true, 'temperature 0 means greedy even with doSample');
   });
 });
+
+describe('parseGenerationConfig on hostile values (found by test/fuzz/json.test.ts)', () => {
+  it('a deeply nested value is a ConfigError with a short message, not a stack overflow', () => {
+    const deep = JSON.parse('['.repeat(20000) + '1' + ']'.repeat(20000)) as unknown;
+    for (const field of ['top_k', 'eos_token_id', 'temperature']) {
+      assert.throws(() => parseGenerationConfig({ [field]: deep }), (err: unknown) => {
+        assert.ok(err instanceof ConfigError, `${field}: expected ConfigError, got ${String(err)}`);
+        assert.ok(err.message.includes(field) && err.message.length < 300, err.message.slice(0, 300));
+        return true;
+      });
+    }
+  });
+});

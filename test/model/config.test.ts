@@ -72,3 +72,15 @@ test('RoPE frequencies: plain, linear scaling and dynamic NTK (XVERSE-13B-256K r
   const grown = 500000 * 3 ** (128 / 126);
   assert.equal(ropeInvFreq(dynamic, 16384)[10], Math.fround(1 / grown ** (20 / d)));
 });
+
+test('a deeply nested field value is a one-line ConfigError (found by test/fuzz/json.test.ts)', () => {
+  const deep = JSON.parse('['.repeat(20000) + '1' + ']'.repeat(20000)) as unknown;
+  for (const field of ['eos_token_id', 'hidden_size', 'rope_theta', 'model_type']) {
+    assert.throws(() => parseModelConfig(tinyConfig({ [field]: deep })), (err: unknown) => {
+      assert.ok(err instanceof ConfigError, `${field}: expected ConfigError, got ${String(err)}`);
+      assert.match(err.message, new RegExp(`${field}.*got \\[…\\]$`));
+      assert.ok(err.message.length < 300);
+      return true;
+    });
+  }
+});

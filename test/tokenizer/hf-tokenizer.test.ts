@@ -250,3 +250,12 @@ test('encode rejects non-strings, and pieces that map to no id, with a Tokenizer
   assert.deepEqual(noUnk.encode('hello'), [382]);
   assert.throws(() => noUnk.encode('é'), (e: unknown) => e instanceof TokenizerError && e.message.startsWith('x/tokenizer.json: cannot encode "é"'));
 });
+
+test('a non-string model.end_of_word_suffix is a FormatError at load, not a RangeError when encoding (found by test/fuzz/json.test.ts)', () => {
+  const json = readJson<Record<string, Record<string, unknown>>>(fixture('xverse-tiny', 'safetensors', 'tokenizer.json'));
+  const deep = JSON.parse('['.repeat(20000) + '0' + ']'.repeat(20000)) as unknown;
+  for (const key of ['end_of_word_suffix', 'continuing_subword_prefix', 'unk_token']) {
+    assert.throws(() => HFTokenizer.fromJson({ ...json, model: { ...json['model'], [key]: deep } }, undefined, { source: 'tok.json' }),
+      (err: unknown) => err instanceof FormatError && err.message === `tok.json: model.${key} must be a string or null`);
+  }
+});
