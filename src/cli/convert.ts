@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { AutoModelForCausalLM } from '../api/pretrained.js';
-import type { BackendChoice } from '../backend/select.js';
+import { createBackend, type BackendChoice } from '../backend/select.js';
+import { exportSafetensors } from '../convert/to-safetensors.js';
 import { backendOption, loadProgress, threadsOption } from './options.js';
 import { exportGguf, type GgufOutType } from '../convert/to-gguf.js';
 import { ConfigError } from '../errors.js';
@@ -52,23 +52,25 @@ export function convertCommand(): Command {
 }
 
 /**
- * A model folder in (quantized) safetensors: the model is loaded as the flags say — quantized while
- * streaming the checkpoint with --quantize — and saved with savePretrained, so the result reloads
- * without re-quantizing.
+ * A model folder in (quantized) safetensors from a model folder (safetensors or PyTorch .bin) or a
+ * GGUF file, streamed tensor by tensor (see exportSafetensors); the result reloads without
+ * re-quantizing.
  */
-async function convertToSafetensors(input: string, output: string, flags: ConvertFlags): Promise<void> {
+function convertToSafetensors(input: string, output: string, flags: ConvertFlags): void {
   if (flags.name !== undefined) throw new ConfigError('--name applies to --to gguf only');
   if (flags.outtype === 'q8_0') throw new ConfigError('--outtype q8_0 applies to --to gguf; use --quantize q8_0');
   const started = Date.now();
   const progress = loadProgress();
-  const model = await AutoModelForCausalLM.fromPretrained(input, {
-    ...(flags.quantize ? { quantize: flags.quantize } : {}),
-    ...(flags.outtype ? { dtype: flags.outtype } : {}),
+  const backend = createBackend({
     ...(flags.backend ? { backend: flags.backend } : {}),
     ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
+  });
+  const files = exportSafetensors(input, output, {
+    ...(flags.quantize ? { quantize: flags.quantize } : {}),
+    ...(flags.outtype ? { dtype: flags.outtype } : {}),
+    backend,
     ...(progress ? { onProgress: progress } : {}),
   });
-  const files = model.savePretrained(output);
   const bytes = files.reduce((sum, f) => sum + fs.statSync(path.join(output, f)).size, 0);
   process.stdout.write(`${output}: safetensors model folder, ${files.length} files, ${formatBytes(bytes)}, ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ConfigError, FormatError } from '../errors.js';
 import { openCheckpoint, type WeightSource } from '../formats/checkpoint.js';
 import { readJsonObjectFile } from '../formats/file-io.js';
+import { isGgufPath } from '../formats/gguf-detect.js';
 import { gv, type GgufValue } from '../formats/gguf-metadata.js';
 import { LLAMA_FILE_TYPE } from '../formats/gguf-types.js';
 import { writeGguf, type GgufTensorWrite } from '../formats/gguf-writer.js';
@@ -61,6 +62,7 @@ interface PlannedTensor {
 export function exportGguf(input: string, output: string, options: GgufExportOptions = {}): GgufExportResult {
   const stat = fs.statSync(input, { throwIfNoEntry: false });
   if (!stat) throw new FormatError(`${input}: no such file or folder`);
+  if (isGgufPath(input)) throw new ConfigError(`${input}: is already GGUF; to change its types, convert it to safetensors first (xverse convert IN DIR --to safetensors), then that folder to GGUF`);
   const dir = stat.isFile() ? path.dirname(input) : input;
   const configFile = path.join(dir, 'config.json');
   const raw = readJsonObjectFile(configFile);

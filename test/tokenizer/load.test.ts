@@ -65,7 +65,7 @@ test('tokenizer.json wins over tokenizer.bin in the same folder', () => {
 test('nothing found: FormatError names the folder and what was looked for', () => {
   const dir = tempDir();
   fs.mkdirSync(path.join(dir, 'tokenizer.json')); // a folder of that name is not a tokenizer
-  assert.throws(() => loadTokenizer(dir), (e: unknown) => e instanceof FormatError && e.message === `${dir}: no tokenizer found (looked for tokenizer.json and tokenizer.bin)`);
+  assert.throws(() => loadTokenizer(dir), (e: unknown) => e instanceof FormatError && e.message === `${dir}: no tokenizer found (looked for tokenizer.json, tokenizer.bin and tokenizer.gguf)`);
   const missing = path.join(dir, 'nope');
   assert.throws(() => loadTokenizer(missing), (e: unknown) => e instanceof FormatError && e.message === `${missing}: no such tokenizer file or model folder`);
 });
