@@ -37,6 +37,9 @@ export class ResourceError extends XverseError {}
  */
 export class HubError extends XverseError {}
 
+/** The Hub could not be reached (network errors, stalls, 5xx or 429 after every retry). */
+export class HubUnreachableError extends HubError {}
+
 /** Turns any thrown value into a one-line message fit for a terminal. */
 export function describeError(err: unknown): string {
   if (err instanceof XverseError) return `${err.name}: ${err.message}`;

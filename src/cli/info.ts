@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { resolveModelFlag } from './download.js';
 import { createBackend, type BackendChoice } from '../backend/select.js';
 import { openCheckpoint, type WeightSource } from '../formats/checkpoint.js';
 import { isGgufPath } from '../formats/gguf-detect.js';
@@ -77,7 +78,7 @@ export function infoCommand(): Command {
     .addOption(backendOption())
     .addOption(threadsOption())
     .option('--json', 'print one JSON object')
-    .action((flags: InfoFlags) => {
+    .action(async (flags: InfoFlags) => {
       let warning: string | null = null;
       const backend = createBackend({
         ...(flags.backend ? { backend: flags.backend } : {}),
@@ -85,7 +86,7 @@ export function infoCommand(): Command {
         onWarning: (m) => (warning = m),
       });
       const info = backend.info();
-      const model = flags.model ? summarizeModel(flags.model) : null;
+      const model = flags.model ? summarizeModel(await resolveModelFlag(flags.model)) : null;
       if (flags.json) {
         process.stdout.write(JSON.stringify({ backend: info, warning, ...(model ? { model } : {}) }) + '\n');
         return;

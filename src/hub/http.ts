@@ -1,4 +1,4 @@
-import { HubError } from '../errors.js';
+import { HubError, HubUnreachableError } from '../errors.js';
 
 /** How often and how patiently transient failures (network errors, stalls, 5xx, 429) are retried. */
 export interface RetryPolicy {
@@ -141,7 +141,7 @@ export class HubClient {
         return await attempt(() => (failures = 0));
       } catch (err) {
         if (!(err instanceof TransientError)) throw err;
-        if (failures >= retries) throw new HubError(`${what}: ${err.message} (gave up after ${failures + 1} attempts)`);
+        if (failures >= retries) throw new HubUnreachableError(`${what}: ${err.message} (gave up after ${failures + 1} attempts)`);
         await sleep(Math.min(maxDelayMs, baseDelayMs * 2 ** failures), this.options.signal);
         failures++;
       }

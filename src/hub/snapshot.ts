@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { HubError } from '../errors.js';
+import { HubError, HubUnreachableError } from '../errors.js';
 import { fetchRepoInfo, resolveUrl, type RepoFile } from './api.js';
 import { cacheWriteError, RepoCache } from './cache.js';
 import { downloadBlob, fetchFileMetadata } from './download-file.js';
@@ -32,6 +32,8 @@ export interface SnapshotOptions {
   /** Where HF_ENDPOINT, HF_TOKEN, HF_HOME, HF_HUB_OFFLINE … are read (default process.env). */
   env?: HubEnv;
   onProgress?: (progress: DownloadProgress) => void;
+  /** Receives the notice that the Hub was unreachable and the cached snapshot is used (default: stderr). */
+  onWarning?: (message: string) => void;
   /** Retries of network errors, stalls, 5xx and 429 (default: 5, from 1 s doubling to 8 s). */
   retry?: Partial<RetryPolicy>;
   /** No data for this long aborts and retries a request (default HF_HUB_DOWNLOAD_TIMEOUT, 10 s). */
@@ -87,9 +89,27 @@ export async function snapshotDownload(repoId: string, options: SnapshotOptions 
   }
 }
 
+/** The cached snapshot of a revision, or null when there is none. */
+function cachedSnapshot(cache: RepoCache, revision: string): string | null {
+  const commit = cache.resolveRevision(revision);
+  const dir = commit === null ? null : cache.snapshotDir(commit);
+  return dir !== null && fs.existsSync(dir) ? dir : null;
+}
+
 async function downloadSnapshot(client: HubClient, cache: RepoCache, repoId: string, revision: string, options: SnapshotOptions, stop: AbortController): Promise<string> {
   const endpoint = client.options.endpoint;
-  const info = await fetchRepoInfo(client, repoId, revision);
+  let info: Awaited<ReturnType<typeof fetchRepoInfo>>;
+  try {
+    info = await fetchRepoInfo(client, repoId, revision);
+  } catch (err) {
+    // As huggingface_hub does: when the Hub cannot be reached, a revision already in the cache is
+    // used as it is (authorization and not-found errors still fail: the cache may be stale for them).
+    const cached = err instanceof HubUnreachableError ? cachedSnapshot(cache, revision) : null;
+    if (cached === null || !(err instanceof HubUnreachableError)) throw err;
+    (options.onWarning ?? ((m: string) => process.stderr.write(`xverse: warning: ${m}\n`)))(
+      `${err.message}; using the cached snapshot ${cached}`);
+    return cached;
+  }
   const files = selectFiles(info.files, options.include);
   if (files.length === 0) {
     throw new HubError(`${repoId} (revision ${revision}): no file matches ${options.include?.length ? options.include.join(' ') : 'the default set (config, weights, tokenizer)'}`);

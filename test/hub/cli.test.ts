@@ -44,6 +44,11 @@ describe('xverse with a Hugging Face repo id', () => {
     assert.equal(offline.code, 0, offline.stderr);
     assert.equal(offline.stdout, local.stdout);
     assert.equal(hub.log.length, 0);
+
+    // info --model takes a repo id too (from the cache, offline).
+    const info = await runCli(['info', '--json', '--model', 'karpathy/stories260K'], '', hubEnv(home, { HF_HUB_OFFLINE: '1' }));
+    assert.equal(info.code, 0, info.stderr);
+    assert.equal(JSON.parse(info.stdout).model.path, snapshot);
   });
 
   it('xverse download prints the snapshot folder; errors are one line', async () => {

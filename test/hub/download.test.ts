@@ -134,6 +134,22 @@ describe('snapshotDownload against a fake Hub', () => {
     }
   });
 
+  it('uses the cached snapshot with a warning when the Hub cannot be reached (not for a repo never downloaded)', async () => {
+    const { options } = setup();
+    const dir = await snapshotDownload(REPO, options);
+    hub.fail503.set('info', 100);
+    try {
+      const warnings: string[] = [];
+      const again = await snapshotDownload(REPO, { ...options, retry: { retries: 1, baseDelayMs: 1, maxDelayMs: 1 }, onWarning: (m) => warnings.push(m) });
+      assert.equal(again, dir);
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!, /HTTP 503.*gave up after 2 attempts\); using the cached snapshot/);
+      await rejectsWith(snapshotDownload(REPO, { ...setup().options, retry: { retries: 1, baseDelayMs: 1, maxDelayMs: 1 } }), /HTTP 503.*gave up after 2 attempts/);
+    } finally {
+      hub.fail503.clear();
+    }
+  });
+
   it('401 without a token says to set HF_TOKEN; the token makes it work', async () => {
     hub.token = 'hf_good';
     try {
