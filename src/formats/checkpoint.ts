@@ -3,7 +3,8 @@ import path from 'node:path';
 import { FormatError } from '../errors.js';
 import { byteSize, type Tensor } from '../tensor/tensor.js';
 import { jsonSnippet, readJsonFile } from './file-io.js';
-import { SafetensorsFile, writeSafetensors, type TensorEntry, type TensorSource } from './safetensors.js';
+import { SafetensorsFile, writeSafetensors, type TensorSource } from './safetensors.js';
+import type { TensorEntry } from './tensor-file.js';
 import { TorchBinFile } from './torch-bin.js';
 
 /** The tensors of a checkpoint, however many files they are spread over. */

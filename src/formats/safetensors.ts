@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import { FormatError } from '../errors.js';
 import { isQuantType, type DType, type TensorType } from '../tensor/dtype.js';
-import { byteSize, formatShape, numel, tensorBytes, tensorFromBytes, type Tensor } from '../tensor/tensor.js';
+import { byteSize, formatShape, numel, tensorBytes, type Tensor } from '../tensor/tensor.js';
+import { TensorFile, type TensorEntry } from './tensor-file.js';
 import { RandomAccessFile, jsonSnippet } from './file-io.js';
 
 /**
@@ -30,24 +31,12 @@ export const QUANT_METADATA_KEY = 'xverse_ts.quantized_tensors';
 const QUANT_SAFETENSORS: Readonly<Record<string, string>> = { q8_0: 'Q8_0', q4_0: 'Q4_0' };
 const TO_SAFETENSORS: Readonly<Record<DType, string>> = { f32: 'F32', f16: 'F16', bf16: 'BF16' };
 
-/** Where one tensor lives. `dtype` is the file's own spelling (e.g. "BF16"). */
-export interface TensorEntry {
-  readonly name: string;
-  readonly dtype: string;
-  readonly shape: readonly number[];
-  readonly file: string;
-  /** Absolute byte offset in `file`. */
-  readonly offset: number;
-  readonly byteLength: number;
-}
 
-export class SafetensorsFile {
-  readonly tensors = new Map<string, TensorEntry>();
+export class SafetensorsFile extends TensorFile {
   readonly metadata: Readonly<Record<string, string>>;
-  private readonly file: RandomAccessFile;
 
   private constructor(file: RandomAccessFile, metadata: Record<string, string>) {
-    this.file = file;
+    super(file);
     this.metadata = metadata;
   }
 
@@ -102,34 +91,8 @@ export class SafetensorsFile {
     return st;
   }
 
-  /** Reads one tensor (positional read of just its bytes). */
-  read(name: string): Tensor {
-    const entry = this.entry(name);
-    return tensorFromBytes(loadableType(entry), entry.shape, this.file.read(entry.offset, entry.byteLength));
-  }
-
-  /**
-   * Reads `count` rows (along the first axis) starting at `first`, optionally into a caller's
-   * buffer, so a large tensor can be converted piece by piece without holding all of it.
-   */
-  readRows(name: string, first: number, count: number, into?: Uint8Array): Tensor {
-    const entry = this.entry(name);
-    const type = loadableType(entry);
-    const rows = entry.shape[0] ?? 1;
-    if (first < 0 || count < 0 || first + count > rows) throw new RangeError(`${entry.file}: rows ${first}…${first + count} of "${name}" are outside its ${rows} rows`);
-    const rowBytes = rows === 0 ? 0 : entry.byteLength / rows;
-    const bytes = this.file.read(entry.offset + first * rowBytes, count * rowBytes, into?.subarray(0, count * rowBytes));
-    return tensorFromBytes(type, [count, ...entry.shape.slice(1)], bytes);
-  }
-
-  private entry(name: string): TensorEntry {
-    const entry = this.tensors.get(name);
-    if (!entry) throw new FormatError(`${this.file.path}: no tensor named "${name}"`);
-    return entry;
-  }
-
-  close(): void {
-    this.file.close();
+  protected loadableType(entry: TensorEntry): TensorType {
+    return loadableType(entry);
   }
 }
 

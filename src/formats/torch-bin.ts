@@ -1,12 +1,12 @@
 import { FormatError } from '../errors.js';
 import type { TensorType } from '../tensor/dtype.js';
-import { formatShape, numel, tensorFromBytes, type Tensor } from '../tensor/tensor.js';
+import { formatShape, numel } from '../tensor/tensor.js';
 import { RandomAccessFile } from './file-io.js';
 import {
   describe, PickleDict, PickleGlobal, PickleObject, PickleTuple, PickleValueError, unpickle,
   type AllowedGlobal, type PickleValue,
 } from './pickle.js';
-import type { TensorEntry } from './safetensors.js';
+import { TensorFile, type TensorEntry } from './tensor-file.js';
 import { ZipArchive } from './zip.js';
 
 /**
@@ -56,10 +56,10 @@ class TensorRef extends PickleObject {
   describe(): string { return `a tensor ${formatShape(this.shape)}`; }
 }
 
-export class TorchBinFile {
-  readonly tensors = new Map<string, TensorEntry>();
-
-  private constructor(private readonly file: RandomAccessFile) {}
+export class TorchBinFile extends TensorFile {
+  private constructor(file: RandomAccessFile) {
+    super(file);
+  }
 
   static open(path: string): TorchBinFile {
     const file = new RandomAccessFile(path);
@@ -98,30 +98,8 @@ export class TorchBinFile {
     if (this.tensors.size === 0) throw new FormatError(`${pickleWhere}: the state_dict holds no tensors`);
   }
 
-  read(name: string): Tensor {
-    const entry = this.entry(name);
-    return tensorFromBytes(loadableType(entry), entry.shape, this.file.read(entry.offset, entry.byteLength));
-  }
-
-  /** Rows first … first+count−1 (along the first axis), read alone into `into` when given. */
-  readRows(name: string, first: number, count: number, into?: Uint8Array): Tensor {
-    const entry = this.entry(name);
-    const type = loadableType(entry);
-    const rows = entry.shape[0] ?? 1;
-    if (first < 0 || count < 0 || first + count > rows) throw new RangeError(`${entry.file}: rows ${first}…${first + count} of "${name}" are outside its ${rows} rows`);
-    const rowBytes = rows === 0 ? 0 : entry.byteLength / rows;
-    const bytes = this.file.read(entry.offset + first * rowBytes, count * rowBytes, into?.subarray(0, count * rowBytes));
-    return tensorFromBytes(type, [count, ...entry.shape.slice(1)], bytes);
-  }
-
-  private entry(name: string): TensorEntry {
-    const entry = this.tensors.get(name);
-    if (!entry) throw new FormatError(`${this.file.path}: no tensor named "${name}"`);
-    return entry;
-  }
-
-  close(): void {
-    this.file.close();
+  protected loadableType(entry: TensorEntry): TensorType {
+    return loadableType(entry);
   }
 }
 

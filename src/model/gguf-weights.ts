@@ -4,7 +4,7 @@ import type { WeightSource } from '../formats/checkpoint.js';
 import { GgufFile, ggufRowCount, type GgufTensorInfo } from '../formats/gguf.js';
 import { GGUF_ARCHITECTURES, ggufRowOfHfRow, hfTensorName, isGgufArchitecture, permutedProjection, type GgufArchitecture } from '../formats/gguf-names.js';
 import { SUPPORTED_GGML_TYPES } from '../formats/gguf-types.js';
-import type { TensorEntry } from '../formats/safetensors.js';
+import type { TensorEntry } from '../formats/tensor-file.js';
 import { DEQUANT_FORMATS, dequantizeBlocks, isDequantType, type DequantType } from '../tensor/dequant.js';
 import { tensorFromBytes, type Tensor } from '../tensor/tensor.js';
 
