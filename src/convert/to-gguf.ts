@@ -2,12 +2,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError, FormatError } from '../errors.js';
 import { openCheckpoint, type WeightSource } from '../formats/checkpoint.js';
-import { readJsonObjectFile } from '../formats/file-io.js';
+import { readJsonObjectFile, type JsonObject } from '../formats/file-io.js';
 import { isGgufPath } from '../formats/gguf-detect.js';
 import { gv, type GgufValue } from '../formats/gguf-metadata.js';
 import { LLAMA_FILE_TYPE } from '../formats/gguf-types.js';
 import { writeGguf, type GgufTensorWrite } from '../formats/gguf-writer.js';
 import { parseModelConfig, type ModelConfig } from '../model/config.js';
+import { ggufModelConfig } from '../model/gguf-config.js';
+import { openGgufWeights } from '../model/gguf-weights.js';
+import { hfConfigJson } from './hf-config.js';
 import type { DType, QuantType, TensorType } from '../tensor/dtype.js';
 import { canQuantize } from '../tensor/quant-format.js';
 import { convertTensor } from '../tensor/convert.js';
@@ -62,30 +65,48 @@ interface PlannedTensor {
 export function exportGguf(input: string, output: string, options: GgufExportOptions = {}): GgufExportResult {
   const stat = fs.statSync(input, { throwIfNoEntry: false });
   if (!stat) throw new FormatError(`${input}: no such file or folder`);
-  if (isGgufPath(input)) throw new ConfigError(`${input}: is already GGUF; to change its types, convert it to safetensors first (xverse convert IN DIR --to safetensors), then that folder to GGUF`);
+  const gguf = isGgufPath(input);
   const dir = stat.isFile() ? path.dirname(input) : input;
-  const configFile = path.join(dir, 'config.json');
-  const raw = readJsonObjectFile(configFile);
-  const config = parseModelConfig(raw, configFile);
+  const configFile = gguf ? input : path.join(dir, 'config.json');
+  // A GGUF source (re-typing, e.g. f16 → q4_0, as llama-quantize does): its config is rebuilt from
+  // the metadata and its tokenizer metadata is copied as it is.
+  const ggufSource = gguf ? openGgufWeights(input) : null;
+  let config: ModelConfig;
+  let raw: JsonObject;
+  try {
+    config = ggufSource ? ggufModelConfig(ggufSource.gguf) : parseModelConfig(readJsonObjectFile(configFile), configFile);
+    raw = ggufSource ? hfConfigJson(config) : readJsonObjectFile(configFile);
+  } catch (err) {
+    ggufSource?.close();
+    throw err;
+  }
   const arch = config.modelType === 'llama' ? 'llama' : 'xverse';
   const { quant, float } = resolveTypes(options);
   const fileType = LLAMA_FILE_TYPE[quant ?? float];
   if (config.ropeScaling?.type === 'dynamic') {
     options.onWarning?.(`${configFile}: dynamic NTK RoPE scaling has no GGUF equivalent; llama.cpp will run the model without it (fine up to ${config.maxPositionEmbeddings} tokens)`);
   }
-  const vocab = readGgufVocab(dir, config.vocabSize, raw);
+  let vocab: Array<[string, GgufValue]>;
+  try {
+    vocab = ggufSource
+      ? [...ggufSource.gguf.metadata.entries].filter(([k]) => k.startsWith('tokenizer.'))
+      : vocabMetadata(readGgufVocab(dir, config.vocabSize, raw));
+  } catch (err) {
+    ggufSource?.close();
+    throw err;
+  }
 
-  const source = openCheckpoint(input);
+  const source: WeightSource = ggufSource ?? openCheckpoint(input);
   try {
     const planned = planTensors(source, config, arch, quant, float, options.onWarning);
     const params = planned.reduce((s, t) => s + numel(t.shape), 0);
     const metadata = new Map<string, GgufValue>([
       ['general.architecture', gv.string(arch)],
       ['general.type', gv.string('model')],
-      ['general.name', gv.string(options.name ?? path.basename(path.resolve(dir)))],
+      ['general.name', gv.string(options.name ?? ggufSource?.gguf.metadata.string('general.name') ?? path.basename(path.resolve(dir)))],
       ['general.size_label', gv.string(sizeLabel(params))],
       ...architectureMetadata(arch, raw, config, fileType),
-      ...vocabMetadata(vocab),
+      ...vocab,
       ['general.quantization_version', gv.u32(2)],
     ]);
     const tensors: GgufTensorWrite[] = planned.map((t) => ({

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { TsBackend } from '../../src/backend/ts/ts-backend.js';
 import { exportSafetensors } from '../../src/convert/to-safetensors.js';
+import { GgufFile } from '../../src/formats/gguf.js';
 import { SafetensorsFile } from '../../src/formats/safetensors.js';
 import { loadModel, readModelConfig } from '../../src/model/load.js';
 import type { XverseModel } from '../../src/model/xverse.js';
@@ -69,7 +70,7 @@ test('safetensors → f32 safetensors: values widened exactly (same logits as lo
     assert.deepEqual(logits(load(out)), logits(loadModel(ST, { backend: new TsBackend(), kvCacheType: 'f32', dtype: 'f32' })));
   }));
 
-test('CLI: convert GGUF --to safetensors --quantize q8_0 runs like the GGUF quantized on load; GGUF --to gguf is refused in one line', () =>
+test('CLI: convert GGUF --to safetensors --quantize q8_0 runs like the GGUF quantized on load; GGUF --to gguf --quantize gives llama-quantize\'s bytes', () =>
   withTmp(async (out) => {
     const conv = await runCli(['convert', GGUF_F32, out, '--to', 'safetensors', '--quantize', 'q8_0', '--backend', 'typescript']);
     assert.equal(conv.code, 0, conv.stderr);
@@ -78,8 +79,22 @@ test('CLI: convert GGUF --to safetensors --quantize q8_0 runs like the GGUF quan
     const b = await runCli(['generate', '-m', GGUF_F32, '--quantize', 'q8_0', ...args]);
     assert.equal(a.code, 0, a.stderr);
     assert.equal(JSON.parse(a.stdout).ids.join(','), JSON.parse(b.stdout).ids.join(','));
-    const refused = await runCli(['convert', GGUF_F32, out + '.gguf', '--to', 'gguf']);
-    assert.equal(refused.code, 1);
-    assert.match(refused.stderr, /is already GGUF; to change its types, convert it to safetensors first/);
-    assert.equal(refused.stderr.trim().split('\n').length, 1);
+    for (const q of ['q8_0', 'q4_0'] as const) {
+      const file = `${out}-${q}.gguf`;
+      const r = await runCli(['convert', GGUF_F32, file, '--to', 'gguf', '--quantize', q]);
+      assert.equal(r.code, 0, r.stderr);
+      // llama-quantize made the fixture's file from the same f32 GGUF: every tensor's bytes agree.
+      const ours = GgufFile.open(file), theirs = GgufFile.open(fixture(`xverse-tiny/gguf/xverse-tiny-${q}.gguf`));
+      try {
+        assert.deepEqual([...ours.tensors.keys()].sort(), [...theirs.tensors.keys()].sort());
+        for (const name of theirs.tensors.keys()) {
+          assert.equal(ours.tensors.get(name)!.type.name, theirs.tensors.get(name)!.type.name, name);
+          assert.ok(Buffer.from(ours.readTensorBytes(name)).equals(Buffer.from(theirs.readTensorBytes(name))), `${q} ${name} bytes`);
+        }
+        assert.equal(ours.metadata.strings('tokenizer.ggml.tokens')!.length, theirs.metadata.strings('tokenizer.ggml.tokens')!.length);
+      } finally {
+        ours.close();
+        theirs.close();
+      }
+    }
   }));
