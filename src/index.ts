@@ -11,6 +11,7 @@ export { snapshotDownload, type DownloadProgress, type SnapshotOptions } from '.
 export type { ChatMessage, ChatRole } from './chat/messages.js';
 export type { ChatFormat } from './chat/format.js';
 export type { ChatOptions } from './chat/chat.js';
+export * from './chat/tools/index.js';
 export type { GenerationConfig } from './generation/config.js';
 export type { FinishReason, GenerateOptions, GeneratedChunk, GenerationResult, GenerationStats } from './generation/generate.js';
 export type { TokenLogprob } from './generation/logprobs.js';
