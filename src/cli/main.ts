@@ -5,6 +5,7 @@ import { chatCommand } from './chat.js';
 import { convertCommand } from './convert.js';
 import { downloadCommand } from './download.js';
 import { generateCommand } from './generate.js';
+import { serveCommand } from './serve.js';
 import { infoCommand } from './info.js';
 import { tokenizeCommand } from './tokenize.js';
 
@@ -20,6 +21,7 @@ program.addCommand(tokenizeCommand());
 program.addCommand(infoCommand());
 program.addCommand(convertCommand());
 program.addCommand(downloadCommand());
+program.addCommand(serveCommand());
 for (const cmd of program.commands) cmd.exitOverride();
 
 try {
