@@ -50,3 +50,6 @@ export function describeError(err: unknown): string {
   }
   return String(err);
 }
+
+/** An evaluation data file (MMLU, C-Eval, CMMLU CSV) or a results file is malformed. */
+export class DatasetError extends XverseError {}

@@ -12,6 +12,7 @@ export type { ChatMessage, ChatRole } from './chat/messages.js';
 export type { ChatFormat } from './chat/format.js';
 export type { ChatOptions } from './chat/chat.js';
 export * from './chat/tools/index.js';
+export * from './eval/index.js';
 export type { GenerationConfig } from './generation/config.js';
 export type { FinishReason, GenerateOptions, GeneratedChunk, GenerationResult, GenerationStats } from './generation/generate.js';
 export type { TokenLogprob } from './generation/logprobs.js';
@@ -21,4 +22,4 @@ export type { Tokenizer, EncodeOptions, DecodeOptions } from './tokenizer/tokeni
 export { IncrementalDetokenizer } from './tokenizer/detokenizer.js';
 export type { Backend } from './backend/backend.js';
 export { TsBackend } from './backend/ts/ts-backend.js';
-export { ChatError, ConfigError, FormatError, GenerationError, HubError, ResourceError, TokenizerError, XverseError } from './errors.js';
+export { ChatError, ConfigError, DatasetError, FormatError, GenerationError, HubError, ResourceError, TokenizerError, XverseError } from './errors.js';

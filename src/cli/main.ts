@@ -4,13 +4,16 @@ import { describeError } from '../errors.js';
 import { chatCommand } from './chat.js';
 import { convertCommand } from './convert.js';
 import { downloadCommand } from './download.js';
+import { evalCommand } from './eval.js';
 import { generateCommand } from './generate.js';
 import { serveCommand } from './serve.js';
+import { perplexityCommand } from './perplexity.js';
 import { infoCommand } from './info.js';
+import { reportCommand } from './report.js';
 import { tokenizeCommand } from './tokenize.js';
 
 const program = new Command('xverse')
-  .description('Run XVERSE (and Llama-shaped) language models from Node.js: generate, chat, tokenize, info, convert, download')
+  .description('Run XVERSE (and Llama-shaped) language models from Node.js: generate, chat, tokenize, info, convert, download, serve, perplexity, eval, report')
   .version('0.1.0')
   .showHelpAfterError()
   .exitOverride();
@@ -22,6 +25,9 @@ program.addCommand(infoCommand());
 program.addCommand(convertCommand());
 program.addCommand(downloadCommand());
 program.addCommand(serveCommand());
+program.addCommand(perplexityCommand());
+program.addCommand(evalCommand());
+program.addCommand(reportCommand());
 for (const cmd of program.commands) cmd.exitOverride();
 
 try {

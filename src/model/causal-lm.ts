@@ -16,4 +16,17 @@ export interface CausalLM {
    * copy it to keep it.
    */
   forward(ids: ArrayLike<number>, cache: KVCache, options?: { allLogits?: boolean }): Float32Array;
+
+  /**
+   * Several independent sequences in one pass (each appends to its own cache): the weight matrices
+   * see all their rows at once, attention runs per sequence. Returns each sequence's last-position
+   * logits (new arrays). Optional: callers fall back to one forward() per sequence.
+   */
+  forwardMany?(batch: readonly SequenceStep[]): Float32Array[];
+}
+
+/** One sequence's new tokens and the cache they extend, for CausalLM.forwardMany. */
+export interface SequenceStep {
+  ids: ArrayLike<number>;
+  cache: KVCache;
 }

@@ -110,4 +110,23 @@ export class KVCache {
   clear(): void {
     this.truncate(0);
   }
+
+  /**
+   * Replaces this cache's contents with the first `length` positions of `source` (a copy: the two
+   * caches stay independent). Lets several sequences that share a prompt prefix compute it once.
+   */
+  adoptPrefix(source: KVCache, length: number): void {
+    if (source.numLayers !== this.numLayers || source.kvDim !== this.kvDim || source.type !== this.type) {
+      throw new RangeError('adoptPrefix: the caches differ in layers, width or element type');
+    }
+    if (!Number.isSafeInteger(length) || length < 0 || length > source.length) {
+      throw new RangeError(`adoptPrefix: ${length} positions asked, the source holds ${source.length}`);
+    }
+    let capacity = Math.max(1, Math.min(this.capacity, this.maxLength));
+    while (capacity < length) capacity *= 2;
+    capacity = Math.min(capacity, this.maxLength);
+    this.stores = this.stores.map((_, l) => source.layer(l).grow(capacity, length));
+    this.ids = source.ids.slice(0, length);
+    this.lengthDependentFrom = source.lengthDependentFrom < length ? source.lengthDependentFrom : Infinity;
+  }
 }

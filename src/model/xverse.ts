@@ -1,5 +1,5 @@
 import type { Backend, KVCacheType } from '../backend/backend.js';
-import type { CausalLM } from './causal-lm.js';
+import type { CausalLM, SequenceStep } from './causal-lm.js';
 import type { ModelConfig } from './config.js';
 import { KVCache } from './kv-cache.js';
 import { contextLength, ropeInvFreq } from './rope.js';
@@ -99,16 +99,59 @@ export class XverseModel implements CausalLM {
     return logits;
   }
 
+  /**
+   * Sequences whose new tokens together fit one micro-batch (maxBatch rows) share each matmul; RoPE,
+   * the cache write and attention use each sequence's own positions and cache. Larger batches, and
+   * sequences long enough for dynamic NTK RoPE to depend on their length, go one forward() at a time.
+   */
+  forwardMany(batch: readonly SequenceStep[]): Float32Array[] {
+    const rows = batch.reduce((sum, s) => sum + s.ids.length, 0);
+    const lengthDependent = batch.some((s) => s.cache.length + s.ids.length > s.cache.lengthIndependentUpTo);
+    if (batch.length <= 1 || rows > this.maxBatch || lengthDependent) return batch.map((s) => this.forward(s.ids, s.cache).slice());
+    for (const s of batch) {
+      if (s.ids.length === 0) throw new RangeError('forwardMany() needs at least one token per sequence');
+      s.cache.reserve(s.ids.length);
+    }
+    const D = this.config.hiddenSize;
+    const V = this.config.vocabSize;
+    let offset = 0;
+    const segments = batch.map((s) => ({ offset: (offset += s.ids.length) - s.ids.length, n: s.ids.length, cache: s.cache }));
+    const x = this.decoderPass(batch.flatMap((s) => Array.from(s.ids)), segments, this.invFreqFor(0));
+    // Each sequence's last row, gathered, goes through the final norm and the head together.
+    const last = new Float32Array(batch.length * D);
+    segments.forEach((g, i) => last.set(x.subarray((g.offset + g.n - 1) * D, (g.offset + g.n) * D), i * D));
+    const logits = new Float32Array(batch.length * V);
+    this.head(logits, last, batch.length);
+    return batch.map((_, i) => logits.slice(i * V, (i + 1) * V));
+  }
+
   /** Runs one micro-batch through every layer; writes the logits of its last `logitRows` rows to `out`. */
   private forwardBatch(ids: ArrayLike<number>, cache: KVCache, invFreq: Float32Array, out: Float32Array | null, logitRows: number): void {
+    const n = ids.length;
+    const D = this.config.hiddenSize;
+    const x = this.decoderPass(ids, [{ offset: 0, n, cache }], invFreq);
+    // Only the rows whose logits are wanted go through the final norm and the (large) head.
+    if (out) this.head(out, x.subarray((n - logitRows) * D, n * D), logitRows);
+  }
+
+  /**
+   * Embeds `ids` and runs them through every layer; returns the hidden states (scratch memory).
+   * The rows are one or more sequences (`segments`, consecutive rows each): every weight matrix
+   * sees all rows at once, RoPE and attention see each sequence at its own positions and cache.
+   */
+  private decoderPass(ids: ArrayLike<number>, segments: ReadonlyArray<{ offset: number; n: number; cache: KVCache }>, invFreq: Float32Array): Float32Array {
     const c = this.config;
     const be = this.backend;
     const n = ids.length;
-    const start = cache.length;
     const s = this.scratchFor(n);
     const D = c.hiddenSize;
     const F = c.intermediateSize;
+    const qDim = c.numHeads * c.headDim;
+    const kvDim = c.numKvHeads * c.headDim;
     const scale = 1 / Math.sqrt(c.headDim);
+    // One sequence (every forward() call) uses the buffers whole: a decode step allocates nothing.
+    const single = segments.length === 1;
+    const rowsOf = (a: Float32Array, width: number, g: { offset: number; n: number }) => (single ? a : a.subarray(g.offset * width, (g.offset + g.n) * width));
 
     be.embed(s.x, this.weights.embed, ids);
     for (let l = 0; l < c.numLayers; l++) {
@@ -118,11 +161,16 @@ export class XverseModel implements CausalLM {
       be.matmul(s.q, s.xb, w.q, n);
       be.matmul(s.k, s.xb, w.k, n);
       be.matmul(s.v, s.xb, w.v, n);
-      be.rope(s.q, n, c.numHeads, c.headDim, start, invFreq);
-      be.rope(s.k, n, c.numKvHeads, c.headDim, start, invFreq);
-      const store = cache.layer(l);
-      store.write(start, s.k, s.v, n);
-      be.attention(s.att, s.q, store, n, start, c.numHeads, c.numKvHeads, c.headDim, scale);
+      for (const g of segments) {
+        const start = g.cache.length;
+        const q = rowsOf(s.q, qDim, g);
+        const k = rowsOf(s.k, kvDim, g);
+        be.rope(q, g.n, c.numHeads, c.headDim, start, invFreq);
+        be.rope(k, g.n, c.numKvHeads, c.headDim, start, invFreq);
+        const store = g.cache.layer(l);
+        store.write(start, k, rowsOf(s.v, kvDim, g), g.n);
+        be.attention(rowsOf(s.att, qDim, g), q, store, g.n, start, c.numHeads, c.numKvHeads, c.headDim, scale);
+      }
       be.matmul(s.xb, s.att, w.o, n);
       be.add(s.x, s.xb, n * D);
       // feed-forward block
@@ -133,12 +181,16 @@ export class XverseModel implements CausalLM {
       be.matmul(s.xb, s.gate, w.down, n);
       be.add(s.x, s.xb, n * D);
     }
-    cache.commit(ids);
-    if (!out) return;
-    // Only the rows whose logits are wanted go through the final norm and the (large) head.
-    const hidden = s.x.subarray((n - logitRows) * D, n * D);
-    be.rmsNorm(s.xb, hidden, this.weights.norm, logitRows, D, c.rmsNormEps);
-    be.matmul(out, s.xb, this.weights.lmHead, logitRows);
+    if (single) segments[0]!.cache.commit(ids);
+    else for (const g of segments) g.cache.commit(Array.prototype.slice.call(ids, g.offset, g.offset + g.n) as number[]);
+    return s.x;
+  }
+
+  /** Final RMSNorm and the output head over `rows` hidden states. */
+  private head(out: Float32Array, hidden: Float32Array, rows: number): void {
+    const s = this.scratchFor(rows);
+    this.backend.rmsNorm(s.xb, hidden, this.weights.norm, rows, this.config.hiddenSize, this.config.rmsNormEps);
+    this.backend.matmul(out, s.xb, this.weights.lmHead, rows);
   }
 
   private scratchFor(n: number): Scratch {
