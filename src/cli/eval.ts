@@ -6,6 +6,7 @@ import { XverseError } from '../errors.js';
 import type { AnswerTokenRule } from '../eval/answer-tokens.js';
 import { outputPaths, writeAllResults, writeResultsJson } from '../eval/output.js';
 import { BENCHMARKS, type BenchmarkName } from '../eval/prompts.js';
+import { modelName } from '../eval/report.js';
 import { resultsTable } from '../eval/results.js';
 import { readResults, runEval, type EvalProgress } from '../eval/runner.js';
 import type { BadRowPolicy } from '../eval/types.js';
@@ -36,8 +37,7 @@ function subjectList(value: string): string[] {
 
 /** results/<benchmark>-<model>[-<quant>]-<k>shot.json */
 function defaultOut(benchmark: string, modelPath: string, quantize: string | undefined, shots: number): string {
-  const name = path.basename(modelPath.replace(/[\\/]+$/, '')).replace(/\.gguf$/i, '') || 'model';
-  return path.join('results', `${benchmark}-${name}${quantize ? `-${quantize}` : ''}-${shots}shot.json`);
+  return path.join('results', `${benchmark}-${modelName(modelPath)}${quantize ? `-${quantize}` : ''}-${shots}shot.json`);
 }
 
 /** A progress bar with ETA on an interactive stderr; nothing when piped. */

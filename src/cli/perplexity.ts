@@ -1,5 +1,6 @@
-import fs from 'node:fs';
 import { Command } from 'commander';
+import { XverseError } from '../errors.js';
+import { readBoundedText } from '../formats/file-io.js';
 import { computePerplexity, type PerplexityResult } from '../eval/perplexity.js';
 import { addModelFlags, integerArg, loadFromFlags, type ModelFlags } from './options.js';
 
@@ -33,7 +34,7 @@ export function perplexityCommand(): Command {
     .option('--json', 'print one JSON object (perplexity, nll, tokens, windows, ctx, stride, seconds, model, file)');
   addModelFlags(cmd);
   return cmd.action(async (flags: PerplexityFlags) => {
-    const text = readText(cmd, flags.file);
+    const text = readBoundedText(flags.file, MAX_FILE_BYTES, (message) => new XverseError(message));
     const { model, tokenizer } = await loadFromFlags(flags);
     const ids = tokenizer.encode(text, flags.bos === undefined ? {} : { addSpecialTokens: flags.bos });
     const progress = process.stderr.isTTY === true;
@@ -49,28 +50,4 @@ export function perplexityCommand(): Command {
       process.stdout.write(formatPerplexity(result) + '\n');
     }
   });
-}
-
-/** The file's text; a missing, oversized or non-UTF-8 file stops the command with a one-line error. */
-function readText(cmd: Command, file: string): string {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(file);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return cmd.error(code === 'ENOENT' ? `error: ${file}: no such file` : `error: ${file}: cannot read (${code ?? String(err)})`);
-  }
-  if (!stat.isFile()) cmd.error(`error: ${file}: not a file`);
-  if (stat.size > MAX_FILE_BYTES) cmd.error(`error: ${file}: ${stat.size} bytes is more than the 64 MiB limit`);
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (err) {
-    return cmd.error(`error: ${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
-  }
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    return cmd.error(`error: ${file}: not valid UTF-8 text`);
-  }
 }

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { writeAtomic } from '../eval/output.js';
+import { writeFileAtomic } from '../formats/file-io.js';
 import { renderReport } from '../eval/report.js';
 import { readResults } from '../eval/runner.js';
 
@@ -12,6 +12,6 @@ export function reportCommand(): Command {
     .action((files: string[], flags: { published?: boolean; out?: string }) => {
       const table = renderReport(files.map((file) => ({ file, results: readResults(file) })), { published: flags.published === true });
       process.stdout.write(table);
-      if (flags.out) writeAtomic(flags.out, table);
+      if (flags.out) writeFileAtomic(flags.out, table);
     });
 }

@@ -1,5 +1,5 @@
-import fs from 'node:fs';
 import { DatasetError } from '../errors.js';
+import { readBoundedText } from '../formats/file-io.js';
 import { type CsvRow, parseCsv } from './csv.js';
 import { type BadRowPolicy, CHOICE_LETTERS, type McqItem } from './types.js';
 
@@ -110,31 +110,7 @@ function loadWithHeader(path: string, options: DatasetLoadOptions, format: Heade
 
 /** Reads and parses a CSV file, bounding its size; the result has at least one row. */
 function readCsvFile(path: string, maxBytes = MAX_DATASET_BYTES): CsvRow[] {
-  let bytes: Buffer;
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(path, 'r');
-    const stat = fs.fstatSync(fd);
-    if (!stat.isFile()) throw new DatasetError(`${path}: not a regular file`);
-    if (stat.size > maxBytes) {
-      throw new DatasetError(`${path}: file is ${stat.size} bytes, more than the ${maxBytes}-byte limit for an evaluation data file`);
-    }
-    bytes = fs.readFileSync(fd);
-  } catch (err) {
-    if (err instanceof DatasetError) throw err;
-    const reason = (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err));
-    throw new DatasetError(`cannot read dataset file ${path}: ${reason}`, { cause: err });
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
-  // A file may grow between fstat and read; the bound must hold for what was actually read.
-  if (bytes.length > maxBytes) throw new DatasetError(`${path}: file is over the ${maxBytes}-byte limit for an evaluation data file`);
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch (err) {
-    throw new DatasetError(`${path}: not valid UTF-8 text`, { cause: err });
-  }
+  const text = readBoundedText(path, maxBytes, (message, cause) => new DatasetError(message, { cause }));
   const rows = parseCsv(text, path);
   if (rows.length === 0) throw new DatasetError(`${path}: file is empty`);
   return rows;

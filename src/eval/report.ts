@@ -12,9 +12,14 @@ export const PUBLISHED: Record<string, Partial<Record<BenchmarkName, number>>> =
   'XVERSE-13B-2 (published)': { ceval: 63.5, cmmlu: 66.2, mmlu: 61.2 },
 };
 
-/** A column's name: the model folder's (or GGUF file's) name, with its quantization when there was one. */
+/** A model's short name: its folder's (or GGUF file's) name. */
+export function modelName(modelPath: string): string {
+  return path.basename(modelPath.replace(/[\\/]+$/, '')).replace(/\.gguf$/i, '') || modelPath;
+}
+
+/** A column's name: the model's short name, with its quantization when there was one. */
 export function modelLabel(r: EvalResults): string {
-  const name = path.basename(r.settings.model.replace(/[\\/]+$/, '')).replace(/\.gguf$/i, '') || r.settings.model;
+  const name = modelName(r.settings.model);
   return r.settings.quantize ? `${name} (${r.settings.quantize})` : name;
 }
 

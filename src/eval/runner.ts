@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { DatasetError, XverseError } from '../errors.js';
+import { readJsonFile } from '../formats/file-io.js';
 import type { CausalLM, SequenceStep } from '../model/causal-lm.js';
 import type { KVCache } from '../model/kv-cache.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
@@ -243,13 +244,7 @@ function questionRecord(q: PendingQuestion, logits: Float32Array, ids: readonly 
 
 /** Reads a results file written by a run (for --resume and `xverse report`), checking its shape. */
 export function readResults(file: string): EvalResults {
-  let value: unknown;
-  try {
-    value = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new DatasetError(`${file}: not a readable JSON results file (${err instanceof Error ? err.message : String(err)})`);
-  }
-  const r = value as Partial<EvalResults> | null;
+  const r = readJsonFile(file) as Partial<EvalResults> | null;
   if (r === null || typeof r !== 'object' || r.format !== 'xverse-ts-eval' || r.version !== 1) {
     throw new DatasetError(`${file}: not an xverse eval results file (no "format": "xverse-ts-eval", "version": 1)`);
   }

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { FormatError } from '../errors.js';
 
 /** Largest single read: keeps each readSync call well under Node's 2 GiB per-call limit. */
@@ -92,4 +93,42 @@ export function readJsonObjectFile(file: string): JsonObject {
   const parsed = readJsonFile(file);
   if (!isJsonObject(parsed)) throw new FormatError(`${file}: expected a JSON object at the top level`);
   return parsed;
+}
+
+/**
+ * Reads a whole UTF-8 text file of at most `maxBytes` bytes (for inputs read in one piece: data
+ * sets, text to score). Every failure becomes `fail(message)` with a one-line message naming the
+ * file: missing, not a regular file, over the bound, unreadable, not valid UTF-8.
+ */
+export function readBoundedText(file: string, maxBytes: number, fail: (message: string, cause?: unknown) => Error): string {
+  let bytes: Buffer;
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(file, 'r');
+    const stat = fs.fstatSync(fd);
+    if (!stat.isFile()) throw fail(`${file}: not a regular file`);
+    if (stat.size > maxBytes) throw fail(`${file}: file is ${stat.size} bytes, more than the ${maxBytes}-byte limit`);
+    bytes = fs.readFileSync(fd);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === undefined && err instanceof Error) throw err;
+    throw fail(code === 'ENOENT' ? `${file}: no such file` : `${file}: cannot read (${code ?? String(err)})`, err);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+  // A file may grow between fstat and read; the bound must hold for what was actually read.
+  if (bytes.length > maxBytes) throw fail(`${file}: file is over the ${maxBytes}-byte limit`);
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (err) {
+    throw fail(`${file}: not valid UTF-8 text`, err);
+  }
+}
+
+/** Writes a file whole or not at all (a temporary file beside it, renamed over it), so an interrupt never leaves half a file. */
+export function writeFileAtomic(file: string, text: string): void {
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  fs.writeFileSync(tmp, text);
+  fs.renameSync(tmp, file);
 }

@@ -75,10 +75,15 @@ export class KVCache {
       throw new RangeError(`context length exceeded: ${needed} positions needed, the model allows ${this.maxLength}`);
     }
     if (needed <= this.capacity) return;
+    const capacity = this.capacityFor(needed);
+    this.stores = this.stores.map((s) => s.grow(capacity, this.length));
+  }
+
+  /** The current capacity doubled until it holds `needed` positions (capped at maxLength). */
+  private capacityFor(needed: number): number {
     let capacity = Math.max(this.capacity, 1);
     while (capacity < needed) capacity *= 2;
-    capacity = Math.min(capacity, this.maxLength);
-    this.stores = this.stores.map((s) => s.grow(capacity, this.length));
+    return Math.min(capacity, this.maxLength);
   }
 
   /** Records that `ids` now occupy the next positions (their K/V were written by the forward pass). */
@@ -122,9 +127,7 @@ export class KVCache {
     if (!Number.isSafeInteger(length) || length < 0 || length > source.length) {
       throw new RangeError(`adoptPrefix: ${length} positions asked, the source holds ${source.length}`);
     }
-    let capacity = Math.max(1, Math.min(this.capacity, this.maxLength));
-    while (capacity < length) capacity *= 2;
-    capacity = Math.min(capacity, this.maxLength);
+    const capacity = this.capacityFor(length);
     this.stores = this.stores.map((_, l) => source.layer(l).grow(capacity, length));
     this.ids = source.ids.slice(0, length);
     this.lengthDependentFrom = source.lengthDependentFrom < length ? source.lengthDependentFrom : Infinity;

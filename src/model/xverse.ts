@@ -24,6 +24,18 @@ class Scratch {
   }
 }
 
+/** Consecutive rows of a pass that belong to one sequence (and the cache it extends). */
+interface Segment {
+  offset: number;
+  n: number;
+  cache: KVCache;
+}
+
+/** A segment's rows of an activation buffer; a lone sequence uses the buffer whole (no allocation per decode step). */
+function rowsOf(a: Float32Array, width: number, g: Segment, single: boolean): Float32Array {
+  return single ? a : a.subarray(g.offset * width, (g.offset + g.n) * width);
+}
+
 /**
  * The XVERSE decoder (identical in shape to Llama): per layer
  *   h = x + o_proj(attention(rope(q), rope(k), v))   on RMSNorm(x)
@@ -35,6 +47,7 @@ export class XverseModel implements CausalLM {
   private scratch: Scratch | null = null;
   private lastLogits: Float32Array | null = null;
   private ropeCache: { key: number; invFreq: Float32Array } | null = null;
+  private wholeSegment: [Segment] | null = null;
   private currentWeights: ModelWeights;
   readonly contextLength: number;
 
@@ -100,36 +113,62 @@ export class XverseModel implements CausalLM {
   }
 
   /**
-   * Sequences whose new tokens together fit one micro-batch (maxBatch rows) share each matmul; RoPE,
-   * the cache write and attention use each sequence's own positions and cache. Larger batches, and
-   * sequences long enough for dynamic NTK RoPE to depend on their length, go one forward() at a time.
+   * Several sequences, each on its own cache: consecutive ones whose new tokens fit one micro-batch
+   * (maxBatch rows) go through together — each matmul sees all their rows, RoPE, the cache write and
+   * attention use each sequence's own positions and cache. A sequence alone in its group (too long
+   * to share, or last) and sequences long enough for dynamic NTK RoPE to depend on their length go
+   * through forward(). Returns each sequence's last-position logits.
    */
   forwardMany(batch: readonly SequenceStep[]): Float32Array[] {
-    const rows = batch.reduce((sum, s) => sum + s.ids.length, 0);
-    const lengthDependent = batch.some((s) => s.cache.length + s.ids.length > s.cache.lengthIndependentUpTo);
-    if (batch.length <= 1 || rows > this.maxBatch || lengthDependent) return batch.map((s) => this.forward(s.ids, s.cache).slice());
+    const out: Float32Array[] = [];
+    let group: SequenceStep[] = [];
+    let rows = 0;
+    const flush = () => {
+      if (group.length === 1) out.push(this.forward(group[0]!.ids, group[0]!.cache).slice());
+      else if (group.length > 1) out.push(...this.forwardGroup(group));
+      group = [];
+      rows = 0;
+    };
     for (const s of batch) {
       if (s.ids.length === 0) throw new RangeError('forwardMany() needs at least one token per sequence');
-      s.cache.reserve(s.ids.length);
+      if (s.cache.length + s.ids.length > s.cache.lengthIndependentUpTo) {
+        flush();
+        out.push(this.forward(s.ids, s.cache).slice());
+        continue;
+      }
+      if (rows + s.ids.length > this.maxBatch) flush();
+      group.push(s);
+      rows += s.ids.length;
     }
+    flush();
+    return out;
+  }
+
+  /** One pass over sequences whose rows fit one micro-batch; their last-position logits. */
+  private forwardGroup(group: readonly SequenceStep[]): Float32Array[] {
+    for (const s of group) s.cache.reserve(s.ids.length);
     const D = this.config.hiddenSize;
     const V = this.config.vocabSize;
     let offset = 0;
-    const segments = batch.map((s) => ({ offset: (offset += s.ids.length) - s.ids.length, n: s.ids.length, cache: s.cache }));
-    const x = this.decoderPass(batch.flatMap((s) => Array.from(s.ids)), segments, this.invFreqFor(0));
+    const segments = group.map((s) => ({ offset: (offset += s.ids.length) - s.ids.length, n: s.ids.length, cache: s.cache }));
+    const x = this.decoderPass(group.flatMap((s) => Array.from(s.ids)), segments, this.invFreqFor(0));
     // Each sequence's last row, gathered, goes through the final norm and the head together.
-    const last = new Float32Array(batch.length * D);
+    const last = new Float32Array(group.length * D);
     segments.forEach((g, i) => last.set(x.subarray((g.offset + g.n - 1) * D, (g.offset + g.n) * D), i * D));
-    const logits = new Float32Array(batch.length * V);
-    this.head(logits, last, batch.length);
-    return batch.map((_, i) => logits.slice(i * V, (i + 1) * V));
+    const logits = new Float32Array(group.length * V);
+    this.head(logits, last, group.length);
+    return group.map((_, i) => logits.slice(i * V, (i + 1) * V));
   }
 
   /** Runs one micro-batch through every layer; writes the logits of its last `logitRows` rows to `out`. */
   private forwardBatch(ids: ArrayLike<number>, cache: KVCache, invFreq: Float32Array, out: Float32Array | null, logitRows: number): void {
     const n = ids.length;
     const D = this.config.hiddenSize;
-    const x = this.decoderPass(ids, [{ offset: 0, n, cache }], invFreq);
+    // One reused segment record: a decode step allocates nothing.
+    const whole = (this.wholeSegment ??= [{ offset: 0, n, cache }]);
+    whole[0]!.n = n;
+    whole[0]!.cache = cache;
+    const x = this.decoderPass(ids, whole, invFreq);
     // Only the rows whose logits are wanted go through the final norm and the (large) head.
     if (out) this.head(out, x.subarray((n - logitRows) * D, n * D), logitRows);
   }
@@ -139,7 +178,7 @@ export class XverseModel implements CausalLM {
    * The rows are one or more sequences (`segments`, consecutive rows each): every weight matrix
    * sees all rows at once, RoPE and attention see each sequence at its own positions and cache.
    */
-  private decoderPass(ids: ArrayLike<number>, segments: ReadonlyArray<{ offset: number; n: number; cache: KVCache }>, invFreq: Float32Array): Float32Array {
+  private decoderPass(ids: ArrayLike<number>, segments: readonly Segment[], invFreq: Float32Array): Float32Array {
     const c = this.config;
     const be = this.backend;
     const n = ids.length;
@@ -149,9 +188,7 @@ export class XverseModel implements CausalLM {
     const qDim = c.numHeads * c.headDim;
     const kvDim = c.numKvHeads * c.headDim;
     const scale = 1 / Math.sqrt(c.headDim);
-    // One sequence (every forward() call) uses the buffers whole: a decode step allocates nothing.
     const single = segments.length === 1;
-    const rowsOf = (a: Float32Array, width: number, g: { offset: number; n: number }) => (single ? a : a.subarray(g.offset * width, (g.offset + g.n) * width));
 
     be.embed(s.x, this.weights.embed, ids);
     for (let l = 0; l < c.numLayers; l++) {
@@ -163,13 +200,13 @@ export class XverseModel implements CausalLM {
       be.matmul(s.v, s.xb, w.v, n);
       for (const g of segments) {
         const start = g.cache.length;
-        const q = rowsOf(s.q, qDim, g);
-        const k = rowsOf(s.k, kvDim, g);
+        const q = rowsOf(s.q, qDim, g, single);
+        const k = rowsOf(s.k, kvDim, g, single);
         be.rope(q, g.n, c.numHeads, c.headDim, start, invFreq);
         be.rope(k, g.n, c.numKvHeads, c.headDim, start, invFreq);
         const store = g.cache.layer(l);
-        store.write(start, k, rowsOf(s.v, kvDim, g), g.n);
-        be.attention(rowsOf(s.att, qDim, g), q, store, g.n, start, c.numHeads, c.numKvHeads, c.headDim, scale);
+        store.write(start, k, rowsOf(s.v, kvDim, g, single), g.n);
+        be.attention(rowsOf(s.att, qDim, g, single), q, store, g.n, start, c.numHeads, c.numKvHeads, c.headDim, scale);
       }
       be.matmul(s.xb, s.att, w.o, n);
       be.add(s.x, s.xb, n * D);

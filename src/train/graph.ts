@@ -5,6 +5,7 @@
  * the ground truth faster training paths are checked against.
  */
 import type { ModelConfig } from '../model/config.js';
+import { Rng } from '../generation/rng.js';
 import { ropeInvFreq } from '../model/rope.js';
 import {
   attentionBackward, attentionForward, crossEntropy, embeddingBackward, embeddingForward, linearBackward, linearForward,
@@ -92,18 +93,6 @@ export interface RandomInitOptions {
   normJitter?: number;
 }
 
-/** Deterministic PRNG in [0, 1) (mulberry32). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Activations of one layer saved by the forward pass for the backward. */
 interface LayerTape {
   x0: Float64Array; xn1: Float64Array; qr: Float64Array; kr: Float64Array; v: Float64Array; probs: Float64Array; att: Float64Array;
@@ -136,7 +125,8 @@ export class TrainableLlama {
 
   /** Random parameters for `config` (see RandomInitOptions); a tied config shares embed and lmHead. */
   static random(config: ModelConfig, options: RandomInitOptions = {}): TrainableLlama {
-    const rand = mulberry32(options.seed ?? 1);
+    const rng = new Rng(options.seed ?? 1);
+    const rand = () => rng.nextFloat();
     const amp = (options.std ?? 0.02) * Math.sqrt(3);
     const jitter = options.normJitter ?? 0;
     const s = paramShapes(config);
@@ -180,17 +170,21 @@ export class TrainableLlama {
     return crossEntropy(this.forward(ids).logits, targets, ids.length, this.config.vocabSize).loss;
   }
 
+  /** Sizes and RoPE frequencies of a pass over n tokens (shared by forward and backward). */
+  private dims(n: number): { D: number; F: number; qDim: number; kvDim: number; invFreq: Float32Array; shape: AttentionShape } {
+    const c = this.config;
+    return {
+      D: c.hiddenSize, F: c.intermediateSize, qDim: c.numHeads * c.headDim, kvDim: c.numKvHeads * c.headDim,
+      invFreq: ropeInvFreq(c, n), shape: { n, nHeads: c.numHeads, nKvHeads: c.numKvHeads, headDim: c.headDim },
+    };
+  }
+
   private forward(ids: readonly number[]): Tape {
     const c = this.config;
     const p = this.params;
     const n = ids.length;
     if (n === 0) throw new RangeError('forward needs at least one token');
-    const D = c.hiddenSize;
-    const F = c.intermediateSize;
-    const qDim = c.numHeads * c.headDim;
-    const kvDim = c.numKvHeads * c.headDim;
-    const invFreq = ropeInvFreq(c, n);
-    const shape: AttentionShape = { n, nHeads: c.numHeads, nKvHeads: c.numKvHeads, headDim: c.headDim };
+    const { D, F, qDim, kvDim, invFreq, shape } = this.dims(n);
     let x = embeddingForward(p.embed, ids, c.vocabSize, D);
     const layers: LayerTape[] = [];
     for (const w of p.layers) {
@@ -217,12 +211,7 @@ export class TrainableLlama {
     const c = this.config;
     const p = this.params;
     const n = tape.ids.length;
-    const D = c.hiddenSize;
-    const F = c.intermediateSize;
-    const qDim = c.numHeads * c.headDim;
-    const kvDim = c.numKvHeads * c.headDim;
-    const invFreq = ropeInvFreq(c, n);
-    const shape: AttentionShape = { n, nHeads: c.numHeads, nKvHeads: c.numKvHeads, headDim: c.headDim };
+    const { D, F, qDim, kvDim, invFreq, shape } = this.dims(n);
     const dXn = linearBackward(dLogits, tape.xn, p.lmHead, n, D, c.vocabSize, g.lmHead);
     let dx = rmsNormBackward(dXn, tape.xLast, p.norm, n, D, c.rmsNormEps, g.norm);
     for (let l = c.numLayers - 1; l >= 0; l--) {

@@ -110,14 +110,19 @@ describe('eval: answer tokens', () => {
   test('continuation: the tokens the tokenizer produces for " A" after "Answer:" (a shared "▁" is read past)', () => {
     const t = answerTokens('continuation', promptFormat('mmlu'), tokenizer, prompt);
     // This 512-token vocabulary writes " A" as "▁" + "A": the "▁" ends the prompt, "A"… are compared.
-    assert.deepEqual(t.lead, [tokenizer.tokenToId('▁')]);
-    assert.deepEqual(t.ids, ['A', 'B', 'C', 'D'].map((l) => tokenizer.tokenToId(l)));
+    assert.deepEqual(t.lead, [260]);
+    assert.deepEqual(t.ids, [287, 288, 289, 290]);
     assert.deepEqual(t.tokens, ['▁', 'A', 'B', 'C', 'D']);
   });
-  test('isolated: the last id of encode("A"), as evaluate_hf.py takes it', () => {
+  test('isolated: the last id of encode("A"), as evaluate_hf.py takes it; nothing is appended to the prompt', () => {
+    // This tokenizer adds a dummy-prefix "▁" (encode("A") = [260, 287]): the last id is "A" itself.
     const t = answerTokens('isolated', promptFormat('mmlu'), tokenizer, prompt);
     assert.deepEqual(t.lead, []);
-    assert.deepEqual(t.ids, ['A', 'B', 'C', 'D'].map((l) => tokenizer.encode(l).at(-1)));
+    assert.deepEqual(t.ids, [287, 288, 289, 290]);
+  });
+  test('continuation after "答案：" (C-Eval): the letters follow the prompt directly', () => {
+    const t = answerTokens('continuation', promptFormat('ceval'), tokenizer, '问题\nA. 甲\nB. 乙\nC. 丙\nD. 丁\n答案：');
+    assert.deepEqual([t.lead, t.ids], [[], [287, 288, 289, 290]]);
   });
 });
 

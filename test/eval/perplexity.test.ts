@@ -201,10 +201,10 @@ test('xverse perplexity errors: one line, exit code 1, no stack trace', async ()
   const latin1 = path.join(dir, 'latin1.txt');
   fs.writeFileSync(latin1, Buffer.from([0x41, 0xe9, 0x42]));
   const cases: Array<[string[], RegExp]> = [
-    [['--file', missing], new RegExp(`^error: ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: no such file\\n$`)],
-    [['--file', big], /^error: .*big\.txt: 67108865 bytes is more than the 64 MiB limit\n$/],
-    [['--file', latin1], /^error: .*latin1\.txt: not valid UTF-8 text\n$/],
-    [['--file', dir], /^error: .*: not a file\n$/],
+    [['--file', missing], new RegExp(`^xverse: XverseError: ${missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: no such file\\n$`)],
+    [['--file', big], /^xverse: XverseError: .*big\.txt: file is 67108865 bytes, more than the 67108864-byte limit\n$/],
+    [['--file', latin1], /^xverse: XverseError: .*latin1\.txt: not valid UTF-8 text\n$/],
+    [['--file', dir], /^xverse: XverseError: .*: not a regular file\n$/],
     [['--file', TEXT_FILE, '--ctx', '64', '--stride', '65'], /^xverse: GenerationError: perplexity: stride 65 exceeds ctx 64[^\n]*\n$/],
     [['--file', TEXT_FILE, '--ctx', '1024'], /^xverse: GenerationError: perplexity: ctx 1024 exceeds the model's context length 512\n$/],
     [['--file', TEXT_FILE, '--ctx', '1'], /--ctx <n>' argument '1' is invalid\. expected an integer ≥ 2/],

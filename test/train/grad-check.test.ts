@@ -4,7 +4,8 @@ import { openCheckpoint } from '../../src/formats/checkpoint.js';
 import { parseModelConfig } from '../../src/model/config.js';
 import { loadModel } from '../../src/model/load.js';
 import { tensorToF32 } from '../../src/tensor/convert.js';
-import { mulberry32, namedParams, TrainableLlama, type LlamaParams } from '../../src/train/graph.js';
+import { namedParams, TrainableLlama, type LlamaParams } from '../../src/train/graph.js';
+import { seededRandom } from '../helpers/synthetic-model.js';
 import {
   attentionBackward, attentionForward, crossEntropy, embeddingBackward, embeddingForward, linearBackward, linearForward,
   rmsNormBackward, rmsNormForward, ropeBackward, ropeForward, swigluBackward, swigluForward, type AttentionShape,
@@ -29,7 +30,7 @@ after(() => {
   }
 });
 
-const rand = mulberry32(12345);
+const rand = seededRandom(12345);
 function randomArray(n: number, scale = 1): Float64Array {
   const a = new Float64Array(n);
   for (let i = 0; i < n; i++) a[i] = (rand() * 2 - 1) * scale;
@@ -193,7 +194,7 @@ function checkModelGrads(label: string, model: TrainableLlama, ids: number[], ta
   const { loss, grads } = model.lossAndGrads(ids, targets);
   assert.ok(Number.isFinite(loss) && loss > 0);
   assert.ok(Math.abs(loss - model.loss(ids, targets)) < 1e-12);
-  const pick = mulberry32(777);
+  const pick = seededRandom(777);
   const D = model.config.hiddenSize;
   // Entries of the embedding rows the sequence uses (the others have zero gradient).
   const usedEmbed = ids.slice(0, 4).flatMap((id) => [id * D, id * D + 3, id * D + D - 1]);
