@@ -13,6 +13,7 @@ import { parseGenerationConfig, resolveGenerationConfig, type GenerationConfig }
 import { generate, generateText, type GenerateOptions, type GeneratedChunk, type GenerationResult } from '../generation/generate.js';
 import type { ModelConfig } from '../model/config.js';
 import type { KVCache } from '../model/kv-cache.js';
+import { loadPeftAdapter } from '../model/lora.js';
 import { loadModel, readModelConfig } from '../model/load.js';
 import { quantizeModeForBits, type QuantizeMode } from '../model/quant-policy.js';
 import type { XverseModel } from '../model/xverse.js';
@@ -46,6 +47,8 @@ export interface FromPretrainedOptions {
   quantize?: QuantizeMode | 8 | 4;
   /** Override the chat prompt format detected from the folder. */
   chatFormat?: ChatFormat;
+  /** A LoRA adapter folder (PEFT layout) or Hub repo id, merged into the weights after loading (then quantized if asked). */
+  adapter?: string;
   /** Called per tensor while loading (done, total, tensor name). */
   onProgress?: (done: number, total: number, name: string) => void;
   /** Called with checkpoint tensors the model does not use (default: ignored). */
@@ -142,6 +145,15 @@ export class XverseForCausalLM {
     return saveModelFolder(this, dir, options);
   }
 
+  /**
+   * Loads a LoRA adapter in PEFT's layout (`adapter_config.json` + `adapter_model.safetensors`, as
+   * `xverse finetune` and Python's peft save it) and merges it into the weights. Returns the model.
+   */
+  loadAdapter(dir: string): this {
+    this.model.applyLora(loadPeftAdapter(dir, this.model.config.numLayers));
+    return this;
+  }
+
   /** The prompt ids `chat` would feed the model for `messages` (for inspection and tests). */
   buildChatInput(tokenizer: Tokenizer, messages: readonly ChatMessage[], options: ChatOptions = {}): number[] {
     return prepareChat(this.model, tokenizer, messages, { format: this.chatFormat, ...this.withDefaults(options) }).promptIds;
@@ -185,9 +197,15 @@ export class AutoModelForCausalLM {
     // A GGUF file carries no generation config: Hugging Face's defaults apply.
     const genFile = path.join(dir, 'generation_config.json');
     const generationConfig = !isGgufPath(dir) && fs.existsSync(genFile) ? parseGenerationConfig(readJsonFile(genFile), genFile) : {};
-    const { dtype, chatFormat, quantize, hub: _hub, ...loadOptions } = options;
-    const model = loadModel(dir, { ...loadOptions, dtype: resolveDType(dtype), ...(quantize !== undefined ? { quantize: resolveQuantize(quantize) } : {}) });
-    return new XverseForCausalLM(dir, model, generationConfig, chatFormat);
+    const { dtype, chatFormat, quantize, hub: _hub, adapter, ...loadOptions } = options;
+    // With an adapter the weights are merged before quantizing (a quantized merge would round twice).
+    const model = loadModel(dir, { ...loadOptions, dtype: resolveDType(dtype), ...(quantize !== undefined && !adapter ? { quantize: resolveQuantize(quantize) } : {}) });
+    const lm = new XverseForCausalLM(dir, model, generationConfig, chatFormat);
+    if (adapter) {
+      lm.loadAdapter(await resolvePretrained(adapter, options.hub));
+      if (quantize !== undefined) lm.quantize(quantize);
+    }
+    return lm;
   }
 }
 

@@ -5,6 +5,7 @@ import { chatCommand } from './chat.js';
 import { convertCommand } from './convert.js';
 import { downloadCommand } from './download.js';
 import { evalCommand } from './eval.js';
+import { finetuneCommand } from './finetune.js';
 import { generateCommand } from './generate.js';
 import { serveCommand } from './serve.js';
 import { perplexityCommand } from './perplexity.js';
@@ -13,7 +14,7 @@ import { reportCommand } from './report.js';
 import { tokenizeCommand } from './tokenize.js';
 
 const program = new Command('xverse')
-  .description('Run XVERSE (and Llama-shaped) language models from Node.js: generate, chat, tokenize, info, convert, download, serve, perplexity, eval, report')
+  .description('Run XVERSE (and Llama-shaped) language models from Node.js: generate, chat, tokenize, info, convert, download, serve, perplexity, eval, report, finetune')
   .version('0.1.0')
   .showHelpAfterError()
   .exitOverride();
@@ -28,6 +29,7 @@ program.addCommand(serveCommand());
 program.addCommand(perplexityCommand());
 program.addCommand(evalCommand());
 program.addCommand(reportCommand());
+program.addCommand(finetuneCommand());
 for (const cmd of program.commands) cmd.exitOverride();
 
 try {

@@ -17,6 +17,7 @@ export interface ModelFlags {
   threads?: number;
   kvCache?: KVCacheType;
   quantize?: QuantizeMode;
+  adapter?: string;
 }
 
 export interface SamplingFlags {
@@ -59,7 +60,8 @@ export function addModelFlags(cmd: Command): Command {
     .addOption(backendOption())
     .addOption(threadsOption())
     .addOption(new Option('--kv-cache <type>', 'KV cache element type (default: the backend\'s: f16 native, f32 TypeScript)').choices(['f32', 'f16', 'q8_0']))
-    .addOption(quantizeOption());
+    .addOption(quantizeOption())
+    .option('--adapter <dir>', 'a LoRA adapter folder (PEFT layout, e.g. from xverse finetune) merged into the weights on load');
 }
 
 /** --quantize: quantize the matrices while loading (streamed, so a bf16 checkpoint larger than RAM fits). */
@@ -134,6 +136,7 @@ export async function loadFromFlags(flags: ModelFlags & { chatFormat?: ChatForma
     ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
     ...(flags.kvCache ? { kvCacheType: flags.kvCache } : {}),
     ...(flags.quantize ? { quantize: flags.quantize } : {}),
+    ...(flags.adapter ? { adapter: flags.adapter } : {}),
     ...(progress ? { onProgress: progress } : {}),
     ...(flags.chatFormat ? { chatFormat: flags.chatFormat } : {}),
     onUnusedTensors: (names) => {

@@ -2,6 +2,7 @@ import type { Backend, KVCacheType } from '../backend/backend.js';
 import type { CausalLM, SequenceStep } from './causal-lm.js';
 import type { ModelConfig } from './config.js';
 import { KVCache } from './kv-cache.js';
+import { mergeLora, type LoraAdapter } from './lora.js';
 import { contextLength, ropeInvFreq } from './rope.js';
 import type { QuantizeMode } from './quant-policy.js';
 import { quantizeWeights } from './quantize.js';
@@ -75,6 +76,15 @@ export class XverseModel implements CausalLM {
    */
   quantize(mode: QuantizeMode): this {
     this.currentWeights = quantizeWeights(this.currentWeights, this.backend, mode);
+    return this;
+  }
+
+  /**
+   * Merges LoRA adapters into the weights (W + (alpha/r)·B·A, kept in each matrix's storage type).
+   * Caches filled before keep keys and values of the old weights: start new ones.
+   */
+  applyLora(adapter: LoraAdapter): this {
+    this.currentWeights = mergeLora(this.currentWeights, this.backend, adapter);
     return this;
   }
 

@@ -6,6 +6,7 @@
  */
 import type { ModelConfig } from '../model/config.js';
 import { Rng } from '../generation/rng.js';
+import { checkLoraConfig, loraScale, type LoraAdapter, type LoraConfig, type LoraModule } from '../model/lora.js';
 import { ropeInvFreq } from '../model/rope.js';
 import {
   attentionBackward, attentionForward, crossEntropy, embeddingBackward, embeddingForward, linearBackward, linearForward,
@@ -93,10 +94,33 @@ export interface RandomInitOptions {
   normJitter?: number;
 }
 
+/** The layer parameter each LoRA module adapts. */
+const KEY_OF_MODULE: Readonly<Record<LoraModule, LayerParamKey>> = {
+  q_proj: 'q', k_proj: 'k', v_proj: 'v', o_proj: 'o', gate_proj: 'gate', up_proj: 'up', down_proj: 'down',
+};
+
+/** What a LoRA branch saves for the backward: its (dropped-out) input, A·x, and the dropout mask. */
+interface LoraTape {
+  xd: Float64Array;
+  h: Float64Array;
+  /** 0 or 1/(1−p) per input value; null without dropout. */
+  mask: Float64Array | null;
+}
+
 /** Activations of one layer saved by the forward pass for the backward. */
 interface LayerTape {
   x0: Float64Array; xn1: Float64Array; qr: Float64Array; kr: Float64Array; v: Float64Array; probs: Float64Array; att: Float64Array;
   x1: Float64Array; xn2: Float64Array; gate: Float64Array; up: Float64Array; act: Float64Array;
+  lora: Partial<Record<LoraModule, LoraTape>>;
+}
+
+/** Gradients of one step: of the base parameters (full fine-tuning) or of the LoRA matrices. */
+export interface Gradients {
+  loss: number;
+  /** Null when LoRA adapters are attached (the base is frozen then). */
+  grads: LlamaParams | null;
+  /** The adapters' gradients (same layout as `lora`), null without adapters. */
+  loraGrads: LoraAdapter | null;
 }
 
 interface Tape {
@@ -109,6 +133,9 @@ interface Tape {
 
 /** The XVERSE/Llama decoder over float64 parameters, with forward and backward passes. */
 export class TrainableLlama {
+  /** LoRA adapters over the (then frozen) base; null for full fine-tuning. */
+  lora: LoraAdapter | null = null;
+
   constructor(readonly config: ModelConfig, readonly params: LlamaParams) {
     const s = paramShapes(config);
     const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
@@ -157,12 +184,34 @@ export class TrainableLlama {
    * Mean cross-entropy of predicting `targets[i]` at position i (negative = ignored, e.g. −100),
    * and the gradient of that loss with respect to every parameter (fresh arrays, same shapes).
    */
-  lossAndGrads(ids: readonly number[], targets: readonly number[]): { loss: number; grads: LlamaParams } {
-    const tape = this.forward(ids);
+  lossAndGrads(ids: readonly number[], targets: readonly number[], dropout?: Rng): Gradients {
+    const tape = this.forward(ids, dropout);
     const { loss, dLogits } = crossEntropy(tape.logits, targets, ids.length, this.config.vocabSize);
-    const grads = zerosLike(this.params);
-    this.backward(tape, dLogits, grads);
-    return { loss, grads };
+    const grads = this.lora ? null : zerosLike(this.params);
+    const loraGrads = this.lora ? zerosLikeLora(this.lora) : null;
+    this.backward(tape, dLogits, grads, loraGrads);
+    return { loss, grads, loraGrads };
+  }
+
+  /**
+   * Attaches LoRA adapters (PEFT's initialization: A Kaiming-uniform, bound 1/√in; B zero, so the
+   * model starts unchanged) to the target modules of every layer; the base is frozen from then on.
+   */
+  addLora(config: LoraConfig, seed = 1): LoraAdapter {
+    checkLoraConfig(config);
+    const rng = new Rng(seed);
+    const shapes = paramShapes(this.config).layer;
+    this.lora = {
+      config,
+      layers: this.params.layers.map(() => Object.fromEntries(config.targetModules.map((m) => {
+        const [outDim, inDim] = shapes[KEY_OF_MODULE[m]] as [number, number];
+        const bound = 1 / Math.sqrt(inDim);
+        const A = new Float64Array(config.r * inDim);
+        for (let i = 0; i < A.length; i++) A[i] = (rng.nextFloat() * 2 - 1) * bound;
+        return [m, { A, B: new Float64Array(outDim * config.r), inDim, outDim }];
+      }))),
+    };
+    return this.lora;
   }
 
   /** The loss only (for finite differences). */
@@ -179,7 +228,52 @@ export class TrainableLlama {
     };
   }
 
-  private forward(ids: readonly number[]): Tape {
+  /** y = x·Wᵀ for one projection, plus the LoRA branch (alpha/r)·B·A·dropout(x) when adapted. */
+  private project(l: number, module: LoraModule, x: Float64Array, n: number, inDim: number, outDim: number, tape: LayerTape['lora'], dropout?: Rng): Float64Array {
+    const y = linearForward(x, this.params.layers[l]![KEY_OF_MODULE[module]], n, inDim, outDim);
+    const pair = this.lora?.layers[l]?.[module];
+    if (!pair) return y;
+    const p = this.lora!.config.dropout;
+    let xd = x;
+    let mask: Float64Array | null = null;
+    if (dropout && p > 0) {
+      mask = new Float64Array(x.length);
+      xd = new Float64Array(x.length);
+      for (let i = 0; i < x.length; i++) {
+        mask[i] = dropout.nextFloat() < p ? 0 : 1 / (1 - p);
+        xd[i] = x[i]! * mask[i]!;
+      }
+    }
+    const r = this.lora!.config.r;
+    const h = linearForward(xd, pair.A as Float64Array, n, inDim, r);
+    const branch = linearForward(h, pair.B as Float64Array, n, r, outDim);
+    const scale = loraScale(this.lora!.config);
+    for (let i = 0; i < y.length; i++) y[i] += scale * branch[i]!;
+    tape[module] = { xd, h, mask };
+    return y;
+  }
+
+  /** The backward of project(): dX, and dW (full fine-tuning) or dA, dB (LoRA). */
+  private projectBack(
+    l: number, module: LoraModule, dy: Float64Array, x: Float64Array, n: number, inDim: number, outDim: number,
+    tape: LayerTape['lora'], g: LlamaParams | null, lg: LoraAdapter | null,
+  ): Float64Array {
+    const key = KEY_OF_MODULE[module];
+    const dx = linearBackward(dy, x, this.params.layers[l]![key], n, inDim, outDim, g ? g.layers[l]![key] : null);
+    const pair = this.lora?.layers[l]?.[module];
+    const saved = tape[module];
+    if (!pair || !saved || !lg) return dx;
+    const grad = lg.layers[l]![module]!;
+    const r = this.lora!.config.r;
+    const scale = loraScale(this.lora!.config);
+    const dBranch = dy.map((v) => v * scale);
+    const dh = linearBackward(dBranch, saved.h, pair.B as Float64Array, n, r, outDim, grad.B as Float64Array);
+    const dxd = linearBackward(dh, saved.xd, pair.A as Float64Array, n, inDim, r, grad.A as Float64Array);
+    for (let i = 0; i < dx.length; i++) dx[i] += saved.mask ? dxd[i]! * saved.mask[i]! : dxd[i]!;
+    return dx;
+  }
+
+  private forward(ids: readonly number[], dropout?: Rng): Tape {
     const c = this.config;
     const p = this.params;
     const n = ids.length;
@@ -187,55 +281,72 @@ export class TrainableLlama {
     const { D, F, qDim, kvDim, invFreq, shape } = this.dims(n);
     let x = embeddingForward(p.embed, ids, c.vocabSize, D);
     const layers: LayerTape[] = [];
-    for (const w of p.layers) {
+    p.layers.forEach((w, l) => {
+      const lora: LayerTape['lora'] = {};
+      const proj = (m: LoraModule, input: Float64Array, inDim: number, outDim: number) => this.project(l, m, input, n, inDim, outDim, lora, dropout);
       const x0 = x;
       const xn1 = rmsNormForward(x0, w.inputNorm, n, D, c.rmsNormEps);
-      const qr = ropeForward(linearForward(xn1, w.q, n, D, qDim), n, c.numHeads, c.headDim, invFreq);
-      const kr = ropeForward(linearForward(xn1, w.k, n, D, kvDim), n, c.numKvHeads, c.headDim, invFreq);
-      const v = linearForward(xn1, w.v, n, D, kvDim);
+      const qr = ropeForward(proj('q_proj', xn1, D, qDim), n, c.numHeads, c.headDim, invFreq);
+      const kr = ropeForward(proj('k_proj', xn1, D, kvDim), n, c.numKvHeads, c.headDim, invFreq);
+      const v = proj('v_proj', xn1, D, kvDim);
       const { out: att, probs } = attentionForward(qr, kr, v, shape);
-      const x1 = addArrays(x0, linearForward(att, w.o, n, qDim, D));
+      const x1 = addArrays(x0, proj('o_proj', att, qDim, D));
       const xn2 = rmsNormForward(x1, w.postAttentionNorm, n, D, c.rmsNormEps);
-      const gate = linearForward(xn2, w.gate, n, D, F);
-      const up = linearForward(xn2, w.up, n, D, F);
+      const gate = proj('gate_proj', xn2, D, F);
+      const up = proj('up_proj', xn2, D, F);
       const act = swigluForward(gate, up);
-      x = addArrays(x1, linearForward(act, w.down, n, F, D));
-      layers.push({ x0, xn1, qr, kr, v, probs, att, x1, xn2, gate, up, act });
-    }
+      x = addArrays(x1, proj('down_proj', act, F, D));
+      layers.push({ x0, xn1, qr, kr, v, probs, att, x1, xn2, gate, up, act, lora });
+    });
     const xn = rmsNormForward(x, p.norm, n, D, c.rmsNormEps);
     const logits = linearForward(xn, p.lmHead, n, D, c.vocabSize);
     return { ids, layers, xLast: x, xn, logits };
   }
 
-  private backward(tape: Tape, dLogits: Float64Array, g: LlamaParams): void {
+  /** Gradients into `g` (base parameters; null = frozen) and `lg` (LoRA matrices; null = none). */
+  private backward(tape: Tape, dLogits: Float64Array, g: LlamaParams | null, lg: LoraAdapter | null): void {
     const c = this.config;
     const p = this.params;
     const n = tape.ids.length;
     const { D, F, qDim, kvDim, invFreq, shape } = this.dims(n);
-    const dXn = linearBackward(dLogits, tape.xn, p.lmHead, n, D, c.vocabSize, g.lmHead);
-    let dx = rmsNormBackward(dXn, tape.xLast, p.norm, n, D, c.rmsNormEps, g.norm);
+    const dXn = linearBackward(dLogits, tape.xn, p.lmHead, n, D, c.vocabSize, g?.lmHead ?? null);
+    let dx = rmsNormBackward(dXn, tape.xLast, p.norm, n, D, c.rmsNormEps, g?.norm ?? null);
     for (let l = c.numLayers - 1; l >= 0; l--) {
       const w = p.layers[l]!;
-      const gw = g.layers[l]!;
+      const gw = g?.layers[l] ?? null;
       const t = tape.layers[l]!;
+      const back = (m: LoraModule, dy: Float64Array, input: Float64Array, inDim: number, outDim: number) =>
+        this.projectBack(l, m, dy, input, n, inDim, outDim, t.lora, g, lg);
       // feed-forward block: x2 = x1 + down(swiglu(gate(xn2), up(xn2)))
-      const dAct = linearBackward(dx, t.act, w.down, n, F, D, gw.down);
+      const dAct = back('down_proj', dx, t.act, F, D);
       const { dGate, dUp } = swigluBackward(dAct, t.gate, t.up);
-      const dXn2 = addArrays(linearBackward(dGate, t.xn2, w.gate, n, D, F, gw.gate), linearBackward(dUp, t.xn2, w.up, n, D, F, gw.up));
-      const dx1 = addArrays(dx, rmsNormBackward(dXn2, t.x1, w.postAttentionNorm, n, D, c.rmsNormEps, gw.postAttentionNorm));
+      const dXn2 = addArrays(back('gate_proj', dGate, t.xn2, D, F), back('up_proj', dUp, t.xn2, D, F));
+      const dx1 = addArrays(dx, rmsNormBackward(dXn2, t.x1, w.postAttentionNorm, n, D, c.rmsNormEps, gw?.postAttentionNorm ?? null));
       // attention block: x1 = x0 + o(attention(rope(q(xn1)), rope(k(xn1)), v(xn1)))
-      const dAtt = linearBackward(dx1, t.att, w.o, n, qDim, D, gw.o);
+      const dAtt = back('o_proj', dx1, t.att, qDim, D);
       const { dq, dk, dv } = attentionBackward(dAtt, t.qr, t.kr, t.v, t.probs, shape);
       const dQ = ropeBackward(dq, n, c.numHeads, c.headDim, invFreq);
       const dK = ropeBackward(dk, n, c.numKvHeads, c.headDim, invFreq);
-      const dXn1 = addArrays(
-        addArrays(linearBackward(dQ, t.xn1, w.q, n, D, qDim, gw.q), linearBackward(dK, t.xn1, w.k, n, D, kvDim, gw.k)),
-        linearBackward(dv, t.xn1, w.v, n, D, kvDim, gw.v),
-      );
-      dx = addArrays(dx1, rmsNormBackward(dXn1, t.x0, w.inputNorm, n, D, c.rmsNormEps, gw.inputNorm));
+      const dXn1 = addArrays(addArrays(back('q_proj', dQ, t.xn1, D, qDim), back('k_proj', dK, t.xn1, D, kvDim)), back('v_proj', dv, t.xn1, D, kvDim));
+      dx = addArrays(dx1, rmsNormBackward(dXn1, t.x0, w.inputNorm, n, D, c.rmsNormEps, gw?.inputNorm ?? null));
     }
-    embeddingBackward(dx, tape.ids, D, g.embed);
+    if (g) embeddingBackward(dx, tape.ids, D, g.embed);
   }
+}
+
+/** Zeroed LoRA matrices of the same shapes (the adapters' gradient buffers). */
+export function zerosLikeLora(a: LoraAdapter): LoraAdapter {
+  return {
+    config: a.config,
+    layers: a.layers.map((layer) => Object.fromEntries(Object.entries(layer).map(([m, pair]) => [m, {
+      A: new Float64Array(pair.A.length), B: new Float64Array(pair.B.length), inDim: pair.inDim, outDim: pair.outDim,
+    }]))),
+  };
+}
+
+/** The LoRA matrices as a flat list (A then B per adapted module, layer by layer), for the optimizer. */
+export function loraArrays(a: LoraAdapter): Float64Array[] {
+  return a.layers.flatMap((layer) => Object.values(layer).flatMap((pair) => [pair.A as Float64Array, pair.B as Float64Array]));
 }
 
 function addArrays(a: Float64Array, b: Float64Array): Float64Array {

@@ -27,9 +27,9 @@ export function linearForward(x: Float64Array, w: Float64Array, n: number, inDim
   return y;
 }
 
-/** dX = dY · W (returned); dW += dYᵀ · X. */
+/** dX = dY · W (returned); dW += dYᵀ · X (skipped when dw is null: a frozen weight). */
 export function linearBackward(
-  dy: Float64Array, x: Float64Array, w: Float64Array, n: number, inDim: number, outDim: number, dw: Float64Array,
+  dy: Float64Array, x: Float64Array, w: Float64Array, n: number, inDim: number, outDim: number, dw: Float64Array | null,
 ): Float64Array {
   const dx = new Float64Array(n * inDim);
   for (let i = 0; i < n; i++) {
@@ -38,10 +38,8 @@ export function linearBackward(
       const g = dy[i * outDim + o]!;
       if (g === 0) continue;
       const wOff = o * inDim;
-      for (let k = 0; k < inDim; k++) {
-        dx[xOff + k] += g * w[wOff + k]!;
-        dw[wOff + k] += g * x[xOff + k]!;
-      }
+      for (let k = 0; k < inDim; k++) dx[xOff + k] += g * w[wOff + k]!;
+      if (dw) for (let k = 0; k < inDim; k++) dw[wOff + k] += g * x[xOff + k]!;
     }
   }
   return dx;
@@ -83,7 +81,7 @@ export function rmsNormForward(x: Float64Array, w: Float64Array, n: number, dim:
  * dX[i, k] = r_i · w[k] · dy[i, k] − x[i, k] · r_i³ / dim · Σ_j dy[i, j] · w[j] · x[i, j].
  */
 export function rmsNormBackward(
-  dy: Float64Array, x: Float64Array, w: Float64Array, n: number, dim: number, eps: number, dw: Float64Array,
+  dy: Float64Array, x: Float64Array, w: Float64Array, n: number, dim: number, eps: number, dw: Float64Array | null,
 ): Float64Array {
   const dx = new Float64Array(n * dim);
   for (let i = 0; i < n; i++) {
@@ -92,7 +90,7 @@ export function rmsNormBackward(
     let dot = 0;
     for (let j = 0; j < dim; j++) {
       dot += dy[off + j]! * w[j]! * x[off + j]!;
-      dw[j] += dy[off + j]! * x[off + j]! * r;
+      if (dw) dw[j] += dy[off + j]! * x[off + j]! * r;
     }
     const c = (r * r * r * dot) / dim;
     for (let k = 0; k < dim; k++) dx[off + k] = r * w[k]! * dy[off + k]! - c * x[off + k]!;

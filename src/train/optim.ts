@@ -32,6 +32,22 @@ export class AdamW {
     this.v = params.map((p) => new Float64Array(p.length));
   }
 
+  /** The moment estimates (first, then second, per parameter), for a checkpoint. */
+  moments(): Float64Array[] {
+    return [...this.m, ...this.v];
+  }
+
+  /** Restores a checkpoint's step and moments (as moments() listed them). */
+  restore(step: number, moments: readonly Float64Array[]): void {
+    if (moments.length !== 2 * this.params.length) throw new RangeError(`AdamW: ${moments.length} moment arrays for ${this.params.length} parameters`);
+    moments.forEach((a, i) => {
+      const into = i < this.m.length ? this.m[i]! : this.v[i - this.m.length]!;
+      if (a.length !== into.length) throw new RangeError(`AdamW: moment ${i} has ${a.length} values, expected ${into.length}`);
+      into.set(a);
+    });
+    this.step = step;
+  }
+
   /** One update with learning rate `lr`; `grads[i]` belongs to `params[i]`. */
   update(grads: readonly Float64Array[], lr: number): void {
     if (grads.length !== this.params.length) throw new RangeError(`AdamW: ${grads.length} gradients for ${this.params.length} parameters`);

@@ -6,6 +6,7 @@ import { loadModel } from '../../src/model/load.js';
 import { tensorToF32 } from '../../src/tensor/convert.js';
 import { namedParams, TrainableLlama, type LlamaParams } from '../../src/train/graph.js';
 import { seededRandom } from '../helpers/synthetic-model.js';
+import { Rng } from '../../src/generation/rng.js';
 import {
   attentionBackward, attentionForward, crossEntropy, embeddingBackward, embeddingForward, linearBackward, linearForward,
   rmsNormBackward, rmsNormForward, ropeBackward, ropeForward, swigluBackward, swigluForward, type AttentionShape,
@@ -198,7 +199,7 @@ function checkModelGrads(label: string, model: TrainableLlama, ids: number[], ta
   const D = model.config.hiddenSize;
   // Entries of the embedding rows the sequence uses (the others have zero gradient).
   const usedEmbed = ids.slice(0, 4).flatMap((id) => [id * D, id * D + 3, id * D + D - 1]);
-  const gradList = namedParams(grads);
+  const gradList = namedParams(grads!);
   namedParams(model.params).forEach(([name, p], i) => {
     const g = gradList[i]![1];
     const indices = sampleIndices(p.length, 20, pick, name === 'model.embed_tokens.weight' ? usedEmbed : []);
@@ -215,6 +216,31 @@ test('whole model (2 layers, hidden 16, 4 heads / 2 kv heads): every parameter g
   const ids = [5, 17, 2, 31, 17, 9, 0];
   const targets = [17, 2, -100, 17, 9, 0, 4];
   checkModelGrads('model', model, ids, targets);
+});
+
+test('LoRA on every projection (with dropout, mask replayed by seed): A and B gradients match finite differences; the base gets none', () => {
+  const model = TrainableLlama.random(TINY, { seed: 5, std: 0.3, normJitter: 0.3 });
+  const lora = model.addLora({ r: 2, alpha: 4, dropout: 0.25, targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] }, 9);
+  // B starts at zero (the model is unchanged); give it values so A's gradient is not zero too.
+  for (const layer of lora.layers) for (const pair of Object.values(layer)) pair.B.set(randomArray(pair.B.length, 0.3));
+  const ids = [5, 17, 2, 31, 17, 9, 0];
+  const targets = [17, 2, -100, 17, 9, 0, 4];
+  const lossOf = () => model.lossAndGrads(ids, targets, new Rng(77)).loss;
+  const { grads, loraGrads } = model.lossAndGrads(ids, targets, new Rng(77));
+  assert.equal(grads, null);
+  const pick = seededRandom(778);
+  lora.layers.forEach((layer, l) => {
+    for (const [module, pair] of Object.entries(layer)) {
+      const g = loraGrads!.layers[l]![module as keyof typeof layer]!;
+      checkGrad(`model lora ${l}.${module}.A`, lossOf, pair.A as Float64Array, g.A as Float64Array, sampleIndices(pair.A.length, 10, pick));
+      checkGrad(`model lora ${l}.${module}.B`, lossOf, pair.B as Float64Array, g.B as Float64Array, sampleIndices(pair.B.length, 10, pick));
+    }
+  });
+  // Without a dropout generator (evaluation) the branch is deterministic and B = 0 gives the base model.
+  const base = TrainableLlama.random(TINY, { seed: 5, std: 0.3, normJitter: 0.3 });
+  const fresh = TrainableLlama.random(TINY, { seed: 5, std: 0.3, normJitter: 0.3 });
+  fresh.addLora({ r: 2, alpha: 4, dropout: 0.25, targetModules: ['q_proj', 'v_proj'] });
+  assert.deepEqual(fresh.forwardLogits(ids), base.forwardLogits(ids));
 });
 
 test('whole model with tied embeddings: the shared matrix gets both gradients', () => {

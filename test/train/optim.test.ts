@@ -53,7 +53,7 @@ test('a few AdamW steps on the reference graph memorize a sequence (loss falls b
     for (let step = 0; step < 30; step++) {
       const { loss, grads } = model.lossAndGrads(ids, targets);
       losses.push(loss);
-      const g = namedParams(grads).map(([, x]) => x);
+      const g = namedParams(grads!).map(([, x]) => x);
       clipGradNorm(g, 1);
       opt.update(g, 0.02 * lrMultiplier('cosine', step, 3, 30));
     }
