@@ -13,6 +13,7 @@ export type { ChatFormat } from './chat/format.js';
 export type { ChatOptions } from './chat/chat.js';
 export * from './chat/tools/index.js';
 export * from './eval/index.js';
+export * from './train/index.js';
 export type { GenerationConfig } from './generation/config.js';
 export type { FinishReason, GenerateOptions, GeneratedChunk, GenerationResult, GenerationStats } from './generation/generate.js';
 export type { TokenLogprob } from './generation/logprobs.js';

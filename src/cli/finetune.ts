@@ -12,8 +12,10 @@ import type { QuantizeMode } from '../model/quant-policy.js';
 import { buildSftDataset, loadSftRecords, splitEval } from '../train/data.js';
 import { importTrainedCheckpoint, launchDeepSpeedJob, writeDeepSpeedJob } from '../train/deepspeed-job.js';
 import type { LrScheduler } from '../train/optim.js';
-import { loadTrainable, quantizeBase, Trainer, type StepLog } from '../train/trainer.js';
-import { chatFormatArg, integerArg, numberArg } from './options.js';
+import { loadBackendTrainable } from '../train/backend-base.js';
+import { loadTrainable, Trainer, type StepLog } from '../train/trainer.js';
+import type { BackendChoice } from '../backend/select.js';
+import { backendOption, chatFormatArg, integerArg, numberArg, threadsOption } from './options.js';
 import { resolveModelFlag } from './download.js';
 
 interface FinetuneFlags {
@@ -25,6 +27,8 @@ interface FinetuneFlags {
   loraDropout: number;
   loraTarget: LoraModule[];
   quantize?: QuantizeMode;
+  backend?: BackendChoice;
+  threads?: number;
   lr: number;
   epochs: number;
   batchSize: number;
@@ -90,7 +94,9 @@ export function finetuneCommand(): Command {
     .option('--lora-alpha <a>', 'LoRA alpha (default: 2 × rank)', numberArg((n) => n > 0, 'a number > 0'))
     .option('--lora-dropout <p>', 'LoRA dropout', numberArg((n) => n >= 0 && n < 1, 'a number in [0, 1)'), 0.05)
     .option('--lora-target <modules>', `projections to adapt: comma-separated of ${LORA_MODULES.join(', ')}, or all`, moduleList, ['q_proj', 'v_proj'] as LoraModule[])
-    .addOption(new Option('--quantize <type>', 'LoRA over a quantized base (QLoRA-style numerics): q8_0 or q4_0').choices(['q8_0', 'q4_0']))
+    .addOption(new Option('--quantize <type>', 'LoRA over a base quantized while loading (QLoRA-style): q8_0 or q4_0').choices(['q8_0', 'q4_0']))
+    .addOption(backendOption())
+    .addOption(threadsOption())
     .option('--lr <rate>', 'peak learning rate', numberArg((n) => n > 0, 'a number > 0'), 1e-4)
     .option('--epochs <n>', 'passes over the data', integerArg(1), 3)
     .option('--batch-size <n>', 'sequences per micro-batch', integerArg(1), 4)
@@ -126,11 +132,12 @@ export function finetuneCommand(): Command {
     const data = buildSftDataset(tokenizer, loadSftRecords(flags.data), { format, eosTokenId: eos, maxLength: flags.maxLength });
     if (data.dropped > 0) process.stderr.write(`xverse: warning: ${data.dropped} example(s) had no reply tokens left after truncation to ${flags.maxLength} and were dropped\n`);
     const { train, eval: evalSet } = flags.valSize > 0 ? splitEval(data.sequences, flags.valSize, flags.seed) : { train: data.sequences, eval: [] };
-    const model = loadTrainable(modelDir);
-    if (flags.quantize) {
-      if (flags.finetuningType !== 'lora') throw new XverseError('--quantize applies to LoRA (a frozen quantized base); full fine-tuning trains float weights');
-      quantizeBase(model, flags.quantize);
-    }
+    if (flags.quantize && flags.finetuningType !== 'lora') throw new XverseError('--quantize applies to LoRA (a frozen quantized base); full fine-tuning trains float weights');
+    // LoRA keeps the frozen base in the compute backend (native kernels, stored or quantized
+    // weights); full fine-tuning trains every weight on the float64 reference graph.
+    const model = flags.finetuningType === 'lora'
+      ? loadBackendTrainable(modelDir, { ...(flags.quantize ? { quantize: flags.quantize } : {}), ...(flags.backend ? { backend: flags.backend } : {}), ...(flags.threads !== undefined ? { threads: flags.threads } : {}) })
+      : loadTrainable(modelDir);
     const trainer = new Trainer(model, train, evalSet, {
       finetuningType: flags.finetuningType, learningRate: flags.lr, epochs: flags.epochs, batchSize: flags.batchSize,
       gradAccum: flags.gradAccum, maxGradNorm: flags.maxGradNorm, scheduler: flags.lrScheduler, warmupSteps: flags.warmupSteps,

@@ -131,12 +131,29 @@ interface Tape {
   logits: Float64Array;
 }
 
+/**
+ * A frozen base whose large matrices live elsewhere (e.g. a compute backend, quantized): it
+ * supplies their products, forward (x·Wᵀ) and backward (dY·W), so LoRA can train over a base that
+ * is never held as float64. The norm weights stay in `params`.
+ */
+export interface FrozenBase {
+  embed(ids: readonly number[]): Float64Array;
+  linear(layer: number, key: LayerParamKey, x: Float64Array, n: number): Float64Array;
+  linearBack(layer: number, key: LayerParamKey, dy: Float64Array, n: number): Float64Array;
+  head(x: Float64Array, n: number): Float64Array;
+  headBack(dy: Float64Array, n: number): Float64Array;
+}
+
 /** The XVERSE/Llama decoder over float64 parameters, with forward and backward passes. */
 export class TrainableLlama {
   /** LoRA adapters over the (then frozen) base; null for full fine-tuning. */
   lora: LoraAdapter | null = null;
 
-  constructor(readonly config: ModelConfig, readonly params: LlamaParams) {
+  /**
+   * `frozen`: the matrices' products come from there instead of `params` (whose matrices may then
+   * be empty); only LoRA training is possible.
+   */
+  constructor(readonly config: ModelConfig, readonly params: LlamaParams, readonly frozen: FrozenBase | null = null) {
     const s = paramShapes(config);
     const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
     const check = (name: string, a: Float64Array, shape: number[]) => {
@@ -144,10 +161,13 @@ export class TrainableLlama {
     };
     if (config.numHeads % config.numKvHeads !== 0) throw new RangeError('numHeads must be a multiple of numKvHeads');
     if (params.layers.length !== config.numLayers) throw new RangeError(`${params.layers.length} layers, the config has ${config.numLayers}`);
-    check('embed', params.embed, s.embed);
-    params.layers.forEach((l, i) => { for (const key of LAYER_PARAM_KEYS) check(`layers[${i}].${key}`, l[key], s.layer[key]); });
+    const matrices = frozen ? [] : ['embed', 'lmHead'];
+    if (matrices.includes('embed')) check('embed', params.embed, s.embed);
+    params.layers.forEach((l, i) => {
+      for (const key of LAYER_PARAM_KEYS) if (!frozen || s.layer[key].length === 1) check(`layers[${i}].${key}`, l[key], s.layer[key]);
+    });
     check('norm', params.norm, s.norm);
-    check('lmHead', params.lmHead, s.lmHead);
+    if (matrices.includes('lmHead')) check('lmHead', params.lmHead, s.lmHead);
   }
 
   /** Random parameters for `config` (see RandomInitOptions); a tied config shares embed and lmHead. */
@@ -185,6 +205,7 @@ export class TrainableLlama {
    * and the gradient of that loss with respect to every parameter (fresh arrays, same shapes).
    */
   lossAndGrads(ids: readonly number[], targets: readonly number[], dropout?: Rng): Gradients {
+    if (this.frozen && !this.lora) throw new RangeError('a model over a frozen base trains LoRA adapters only: addLora first');
     const tape = this.forward(ids, dropout);
     const { loss, dLogits } = crossEntropy(tape.logits, targets, ids.length, this.config.vocabSize);
     const grads = this.lora ? null : zerosLike(this.params);
@@ -230,7 +251,8 @@ export class TrainableLlama {
 
   /** y = x·Wᵀ for one projection, plus the LoRA branch (alpha/r)·B·A·dropout(x) when adapted. */
   private project(l: number, module: LoraModule, x: Float64Array, n: number, inDim: number, outDim: number, tape: LayerTape['lora'], dropout?: Rng): Float64Array {
-    const y = linearForward(x, this.params.layers[l]![KEY_OF_MODULE[module]], n, inDim, outDim);
+    const key = KEY_OF_MODULE[module];
+    const y = this.frozen ? this.frozen.linear(l, key, x, n) : linearForward(x, this.params.layers[l]![key], n, inDim, outDim);
     const pair = this.lora?.layers[l]?.[module];
     if (!pair) return y;
     const p = this.lora!.config.dropout;
@@ -259,7 +281,7 @@ export class TrainableLlama {
     tape: LayerTape['lora'], g: LlamaParams | null, lg: LoraAdapter | null,
   ): Float64Array {
     const key = KEY_OF_MODULE[module];
-    const dx = linearBackward(dy, x, this.params.layers[l]![key], n, inDim, outDim, g ? g.layers[l]![key] : null);
+    const dx = this.frozen ? this.frozen.linearBack(l, key, dy, n) : linearBackward(dy, x, this.params.layers[l]![key], n, inDim, outDim, g ? g.layers[l]![key] : null);
     const pair = this.lora?.layers[l]?.[module];
     const saved = tape[module];
     if (!pair || !saved || !lg) return dx;
@@ -279,7 +301,7 @@ export class TrainableLlama {
     const n = ids.length;
     if (n === 0) throw new RangeError('forward needs at least one token');
     const { D, F, qDim, kvDim, invFreq, shape } = this.dims(n);
-    let x = embeddingForward(p.embed, ids, c.vocabSize, D);
+    let x = this.frozen ? this.frozen.embed(ids) : embeddingForward(p.embed, ids, c.vocabSize, D);
     const layers: LayerTape[] = [];
     p.layers.forEach((w, l) => {
       const lora: LayerTape['lora'] = {};
@@ -299,7 +321,7 @@ export class TrainableLlama {
       layers.push({ x0, xn1, qr, kr, v, probs, att, x1, xn2, gate, up, act, lora });
     });
     const xn = rmsNormForward(x, p.norm, n, D, c.rmsNormEps);
-    const logits = linearForward(xn, p.lmHead, n, D, c.vocabSize);
+    const logits = this.frozen ? this.frozen.head(xn, n) : linearForward(xn, p.lmHead, n, D, c.vocabSize);
     return { ids, layers, xLast: x, xn, logits };
   }
 
@@ -309,7 +331,7 @@ export class TrainableLlama {
     const p = this.params;
     const n = tape.ids.length;
     const { D, F, qDim, kvDim, invFreq, shape } = this.dims(n);
-    const dXn = linearBackward(dLogits, tape.xn, p.lmHead, n, D, c.vocabSize, g?.lmHead ?? null);
+    const dXn = this.frozen ? this.frozen.headBack(dLogits, n) : linearBackward(dLogits, tape.xn, p.lmHead, n, D, c.vocabSize, g?.lmHead ?? null);
     let dx = rmsNormBackward(dXn, tape.xLast, p.norm, n, D, c.rmsNormEps, g?.norm ?? null);
     for (let l = c.numLayers - 1; l >= 0; l--) {
       const w = p.layers[l]!;

@@ -8,9 +8,7 @@ import { copySideFiles, prepareOutputFolder, writeConfigJson } from '../convert/
 import { Rng } from '../generation/rng.js';
 import { parseModelConfig } from '../model/config.js';
 import { savePeftAdapter, type LoraConfig } from '../model/lora.js';
-import { quantTypeFor, type QuantizeMode } from '../model/quant-policy.js';
 import { tensorToF32 } from '../tensor/convert.js';
-import { dequantizeRows, quantizeRows } from '../tensor/quant.js';
 import { LAYER_PARAM_KEYS, LAYER_PARAM_NAMES, loraArrays, namedParams, paramShapes, TrainableLlama, type LayerParams } from './graph.js';
 import { AdamW, clipGradNorm, lrMultiplier, type LrScheduler } from './optim.js';
 import { writeLossFiles, type LossPoint } from './plot.js';
@@ -90,24 +88,6 @@ export function loadTrainable(dir: string): TrainableLlama {
     return new TrainableLlama(config, { embed, layers, norm: read('model.norm.weight'), lmHead: tied ? embed : read('lm_head.weight') });
   } finally {
     source.close();
-  }
-}
-
-/**
- * QLoRA-style frozen base: every matrix the quantization policy would quantize is replaced by its
- * quantize → dequantize round trip, so LoRA trains against exactly the weights a `--quantize`
- * model computes with. (The reference graph still holds them as float64: this gives the numerics
- * of a quantized base, not its memory saving.)
- */
-export function quantizeBase(model: TrainableLlama, mode: QuantizeMode): void {
-  const shapes = paramShapes(model.config);
-  const tied = model.params.lmHead === model.params.embed;
-  for (const [name, values] of namedParams(model.params)) {
-    const shape = shapeOf(shapes, name);
-    const type = quantTypeFor(name, shape, mode, tied);
-    if (!type) continue;
-    const [rows, cols] = shape as [number, number];
-    values.set(dequantizeRows(type, quantizeRows(type, Float32Array.from(values), rows, cols), rows, cols));
   }
 }
 
