@@ -1,5 +1,7 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { AutoModelForCausalLM } from '../api/pretrained.js';
 import { Command, Option } from 'commander';
 import { createBackend, type BackendChoice } from '../backend/select.js';
 import { exportSafetensors } from '../convert/to-safetensors.js';
@@ -15,6 +17,7 @@ interface ConvertFlags {
   name?: string;
   backend?: BackendChoice;
   threads?: number;
+  adapter?: string;
 }
 
 function formatBytes(n: number): string {
@@ -32,23 +35,54 @@ export function convertCommand(): Command {
     .option('--name <name>', 'general.name in the GGUF (default: the model folder\'s name)')
     .addOption(backendOption())
     .addOption(threadsOption())
+    .option('--adapter <dir>', 'merge this LoRA adapter (PEFT layout) into the weights before converting')
     .action(async (input: string, output: string, flags: ConvertFlags) => {
+      if (flags.adapter) return convertMerged(input, output, flags);
       if (flags.to === 'safetensors') return convertToSafetensors(input, output, flags);
-      const tty = process.stderr.isTTY === true;
-      const started = Date.now();
-      const result = exportGguf(input, output, {
-        outtype: flags.outtype,
-        quantize: flags.quantize,
-        name: flags.name,
-        onWarning: (m) => process.stderr.write(`warning: ${m}\n`),
-        onProgress: tty
-          ? (p) => process.stderr.write(`\r\x1b[K[${p.index + 1}/${p.count}] ${p.name}  ${formatBytes(p.bytesDone)} / ${formatBytes(p.bytesTotal)}`)
-          : undefined,
-      });
-      if (tty) process.stderr.write('\r\x1b[K');
-      const types = [...new Set(result.tensors.map((t) => t.type))].join('/');
-      process.stdout.write(`${output}: GGUF ${result.architecture}, ${result.tensors.length} tensors (${types}), ${formatBytes(result.bytes)}, ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+      exportGgufFile(input, output, flags);
     });
+}
+
+/** The GGUF export with its progress line and summary. */
+function exportGgufFile(input: string, output: string, flags: ConvertFlags): void {
+  const tty = process.stderr.isTTY === true;
+  const started = Date.now();
+  const result = exportGguf(input, output, {
+    outtype: flags.outtype,
+    quantize: flags.quantize,
+    name: flags.name,
+    onWarning: (m) => process.stderr.write(`warning: ${m}\n`),
+    onProgress: tty
+      ? (p) => process.stderr.write(`\r\x1b[K[${p.index + 1}/${p.count}] ${p.name}  ${formatBytes(p.bytesDone)} / ${formatBytes(p.bytesTotal)}`)
+      : undefined,
+  });
+  if (tty) process.stderr.write('\r\x1b[K');
+  const types = [...new Set(result.tensors.map((t) => t.type))].join('/');
+  process.stdout.write(`${output}: GGUF ${result.architecture}, ${result.tensors.length} tensors (${types}), ${formatBytes(result.bytes)}, ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+}
+
+/**
+ * Base + LoRA adapter merged, then exported: loaded in float32 with the adapter merged (W + (alpha/r)·B·A)
+ * and saved as a float32 model folder — the output itself for --to safetensors (quantized after the
+ * merge with --quantize), a temporary one that the GGUF export then reads for --to gguf.
+ */
+async function convertMerged(input: string, output: string, flags: ConvertFlags): Promise<void> {
+  const load = (quantize?: QuantType) => AutoModelForCausalLM.fromPretrained(input, {
+    adapter: flags.adapter!, dtype: 'float32', ...(quantize === 'q8_0' || quantize === 'q4_0' ? { quantize } : {}),
+    ...(flags.backend ? { backend: flags.backend } : {}), ...(flags.threads !== undefined ? { threads: flags.threads } : {}),
+  });
+  if (flags.to === 'safetensors') {
+    const files = (await load(flags.quantize)).savePretrained(output);
+    process.stdout.write(`${output}: safetensors model folder with the adapter merged, ${files.length} files\n`);
+    return;
+  }
+  const merged = fs.mkdtempSync(path.join(os.tmpdir(), 'xverse-merged-'));
+  try {
+    (await load()).savePretrained(merged);
+    exportGgufFile(merged, output, { ...flags, name: flags.name ?? path.basename(path.resolve(input)) });
+  } finally {
+    fs.rmSync(merged, { recursive: true, force: true });
+  }
 }
 
 /**

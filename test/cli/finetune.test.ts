@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { loadPeftAdapter } from '../../src/model/lora.js';
+import { loadModel } from '../../src/model/load.js';
 import { runCli } from '../helpers/cli.js';
 import { fixture, tempDir } from '../helpers/fixtures.js';
 
@@ -39,6 +41,24 @@ test('xverse finetune (LoRA): --stop-after then --resume ends where an uninterru
   const [plain, adapted] = [await gen([]), await gen(['--adapter', path.join(dir, 'a')])];
   assert.equal(adapted.code, 0, adapted.stderr);
   assert.notDeepEqual(JSON.parse(adapted.stdout).ids, JSON.parse(plain.stdout).ids);
+
+  // Merged and exported: a safetensors folder and a GGUF file compute what base + adapter does.
+  const merged = path.join(dir, 'merged');
+  const gguf = path.join(dir, 'merged.gguf');
+  for (const args of [[merged, '--to', 'safetensors'], [gguf, '--to', 'gguf', '--outtype', 'f32']]) {
+    const r = await runCli(['convert', TINY, ...args, '--adapter', path.join(dir, 'a')]);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  const withAdapter = loadModel(TINY, { backend: 'typescript', dtype: 'f32' }).applyLora(loadPeftAdapter(path.join(dir, 'a'), 2));
+  const ids = [2, 10, 99, 300];
+  const expected = withAdapter.forward(ids, withAdapter.createCache(), { allLogits: true });
+  for (const file of [merged, gguf]) {
+    const m = loadModel(file, { backend: 'typescript' });
+    const got = m.forward(ids, m.createCache(), { allLogits: true });
+    let d = 0;
+    for (let i = 0; i < got.length; i++) d = Math.max(d, Math.abs(got[i]! - expected[i]!));
+    assert.ok(d < 1e-4, `${file}: ${d}`);
+  }
 });
 
 test('xverse finetune: bad data and bad flag combinations are one-line errors', async () => {
