@@ -3,7 +3,6 @@ import type { ModelConfig } from '../model/config.js';
 import { loadModel } from '../model/load.js';
 import type { QuantizeMode } from '../model/quant-policy.js';
 import type { ModelWeights } from '../model/weights.js';
-import { tensorToF32 } from '../tensor/convert.js';
 import type { BackendChoice } from '../backend/select.js';
 import { LAYER_PARAM_KEYS, TrainableLlama, type FrozenBase, type LayerParamKey, type LayerParams } from './graph.js';
 
@@ -17,7 +16,7 @@ interface FrozenMatrix {
  * The frozen base of LoRA training kept in a compute backend, in its storage type (q4_0, q8_0,
  * bf16, …): forward products run the backend's kernels on the stored weights (what inference
  * computes); backward products dX = dY·W run on a transposed f32 copy of the same values,
- * dequantized exactly, made once at construction. Memory: the stored weights plus 4 bytes per
+ * dequantized exactly (by the backend's embedding lookup), made once at construction. Memory: the stored weights plus 4 bytes per
  * weight of every matrix LoRA's gradient flows through (all projections and the head; the
  * embedding needs no backward).
  */
@@ -38,16 +37,23 @@ export class BackendBase implements FrozenBase {
     this.lmHead = pair(weights.lmHead);
   }
 
+  /**
+   * Wᵀ as an f32 matrix. The backend's embedding lookup dequantizes 64 rows at a time (exactly, in
+   * its own kernels); each block is then written column by column, so the writes are contiguous
+   * runs of 64 values and the block being read stays in cache.
+   */
   private transposed(m: Matrix): Matrix {
-    const values = tensorToF32(this.backend.readMatrix(m));
     const t = new Float32Array(m.rows * m.cols);
-    // In 64 × 64 tiles, so both the reads and the writes stay within cache lines already loaded.
     const B = 64;
+    const block = new Float32Array(B * m.cols);
+    const ids = new Array<number>(B);
     for (let r0 = 0; r0 < m.rows; r0 += B) {
-      const r1 = Math.min(m.rows, r0 + B);
-      for (let c0 = 0; c0 < m.cols; c0 += B) {
-        const c1 = Math.min(m.cols, c0 + B);
-        for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) t[c * m.rows + r] = values[r * m.cols + c]!;
+      const count = Math.min(B, m.rows - r0);
+      for (let i = 0; i < count; i++) ids[i] = r0 + i;
+      this.backend.embed(block, m, count === B ? ids : ids.slice(0, count));
+      for (let c = 0; c < m.cols; c++) {
+        const out = c * m.rows + r0;
+        for (let r = 0; r < count; r++) t[out + r] = block[r * m.cols + c]!;
       }
     }
     return this.backend.uploadMatrix({ dtype: 'f32', shape: [m.cols, m.rows], data: t });

@@ -279,10 +279,11 @@ export function crossEntropy(logits: Float64Array, targets: readonly number[], n
     const off = i * vocab;
     let max = -Infinity;
     for (let j = 0; j < vocab; j++) max = Math.max(max, logits[off + j]!);
+    // exp once per logit (kept in dLogits, normalized below): the vocabulary is the widest axis here.
     let sum = 0;
-    for (let j = 0; j < vocab; j++) sum += Math.exp(logits[off + j]! - max);
+    for (let j = 0; j < vocab; j++) sum += dLogits[off + j] = Math.exp(logits[off + j]! - max);
     loss += max + Math.log(sum) - logits[off + t]!;
-    for (let j = 0; j < vocab; j++) dLogits[off + j] = Math.exp(logits[off + j]! - max) / sum / kept;
+    for (let j = 0; j < vocab; j++) dLogits[off + j] = dLogits[off + j]! / sum / kept;
     dLogits[off + t] -= 1 / kept;
   }
   return { loss: loss / kept, dLogits };
