@@ -12,7 +12,7 @@ import type { QuantizeMode } from '../model/quant-policy.js';
 import { buildSftDataset, loadSftRecords, splitEval } from '../train/data.js';
 import { importTrainedCheckpoint, launchDeepSpeedJob, writeDeepSpeedJob } from '../train/deepspeed-job.js';
 import type { LrScheduler } from '../train/optim.js';
-import { loadBackendTrainable } from '../train/backend-base.js';
+import { loadBackendFullTrainable, loadBackendTrainable, type ComputeType } from '../train/backend-base.js';
 import { loadTrainable, Trainer, type StepLog } from '../train/trainer.js';
 import type { BackendChoice } from '../backend/select.js';
 import { backendOption, chatFormatArg, integerArg, numberArg, threadsOption } from './options.js';
@@ -29,6 +29,7 @@ interface FinetuneFlags {
   quantize?: QuantizeMode;
   backend?: BackendChoice;
   threads?: number;
+  compute: 'f64' | ComputeType;
   lr: number;
   epochs: number;
   batchSize: number;
@@ -97,6 +98,7 @@ export function finetuneCommand(): Command {
     .addOption(new Option('--quantize <type>', 'LoRA over a base quantized while loading (QLoRA-style): q8_0 or q4_0').choices(['q8_0', 'q4_0']))
     .addOption(backendOption())
     .addOption(threadsOption())
+    .addOption(new Option('--compute <type>', 'full fine-tuning: products of the trained weights on the backend in f32 or bf16 (master weights float64), or f64 = the float64 reference graph').choices(['f32', 'bf16', 'f64']).default('f32'))
     .option('--lr <rate>', 'peak learning rate', numberArg((n) => n > 0, 'a number > 0'), 1e-4)
     .option('--epochs <n>', 'passes over the data', integerArg(1), 3)
     .option('--batch-size <n>', 'sequences per micro-batch', integerArg(1), 4)
@@ -133,11 +135,13 @@ export function finetuneCommand(): Command {
     if (data.dropped > 0) process.stderr.write(`xverse: warning: ${data.dropped} example(s) had no reply tokens left after truncation to ${flags.maxLength} and were dropped\n`);
     const { train, eval: evalSet } = flags.valSize > 0 ? splitEval(data.sequences, flags.valSize, flags.seed) : { train: data.sequences, eval: [] };
     if (flags.quantize && flags.finetuningType !== 'lora') throw new XverseError('--quantize applies to LoRA (a frozen quantized base); full fine-tuning trains float weights');
-    // LoRA keeps the frozen base in the compute backend (native kernels, stored or quantized
-    // weights); full fine-tuning trains every weight on the float64 reference graph.
+    // LoRA keeps the frozen base in the compute backend (stored or quantized weights); full
+    // fine-tuning keeps float64 master weights and runs the products on the backend (or, with
+    // --compute f64, everything on the float64 reference graph).
+    const backendOptions = { ...(flags.backend ? { backend: flags.backend } : {}), ...(flags.threads !== undefined ? { threads: flags.threads } : {}) };
     const model = flags.finetuningType === 'lora'
-      ? loadBackendTrainable(modelDir, { ...(flags.quantize ? { quantize: flags.quantize } : {}), ...(flags.backend ? { backend: flags.backend } : {}), ...(flags.threads !== undefined ? { threads: flags.threads } : {}) })
-      : loadTrainable(modelDir);
+      ? loadBackendTrainable(modelDir, { ...(flags.quantize ? { quantize: flags.quantize } : {}), ...backendOptions })
+      : flags.compute === 'f64' ? loadTrainable(modelDir) : loadBackendFullTrainable(modelDir, { ...backendOptions, computeType: flags.compute });
     const trainer = new Trainer(model, train, evalSet, {
       finetuningType: flags.finetuningType, learningRate: flags.lr, epochs: flags.epochs, batchSize: flags.batchSize,
       gradAccum: flags.gradAccum, maxGradNorm: flags.maxGradNorm, scheduler: flags.lrScheduler, warmupSteps: flags.warmupSteps,

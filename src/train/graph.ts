@@ -132,16 +132,20 @@ interface Tape {
 }
 
 /**
- * A frozen base whose large matrices live elsewhere (e.g. a compute backend, quantized): it
- * supplies their products, forward (x·Wᵀ) and backward (dY·W), so LoRA can train over a base that
- * is never held as float64. The norm weights stay in `params`.
+ * Where the large matrices' products are computed when not by the float64 loops of ops.ts: e.g. a
+ * compute backend's kernels. Forward x·Wᵀ, backward dX = dY·W and — when the base is trained —
+ * dW += dYᵀ·X. A frozen base (`trainsBase` false) may hold matrices that are never float64 at all
+ * (LoRA over a quantized base); the norm weights always stay in `params`.
  */
-export interface FrozenBase {
+export interface MatrixProducts {
+  readonly trainsBase: boolean;
   embed(ids: readonly number[]): Float64Array;
   linear(layer: number, key: LayerParamKey, x: Float64Array, n: number): Float64Array;
-  linearBack(layer: number, key: LayerParamKey, dy: Float64Array, n: number): Float64Array;
+  linearBack(layer: number, key: LayerParamKey, dy: Float64Array, x: Float64Array, n: number, dw: Float64Array | null): Float64Array;
   head(x: Float64Array, n: number): Float64Array;
-  headBack(dy: Float64Array, n: number): Float64Array;
+  headBack(dy: Float64Array, x: Float64Array, n: number, dw: Float64Array | null): Float64Array;
+  /** Called after the trained parameters changed (an optimizer step). */
+  refresh?(): void;
 }
 
 /** The XVERSE/Llama decoder over float64 parameters, with forward and backward passes. */
@@ -150,10 +154,11 @@ export class TrainableLlama {
   lora: LoraAdapter | null = null;
 
   /**
-   * `frozen`: the matrices' products come from there instead of `params` (whose matrices may then
-   * be empty); only LoRA training is possible.
+   * `products`: the matrices' products come from there instead of ops.ts's loops. Over a frozen
+   * base (`trainsBase` false) the matrices in `params` may be empty and only LoRA can train.
    */
-  constructor(readonly config: ModelConfig, readonly params: LlamaParams, readonly frozen: FrozenBase | null = null) {
+  constructor(readonly config: ModelConfig, readonly params: LlamaParams, readonly products: MatrixProducts | null = null) {
+    const frozen = products !== null && !products.trainsBase;
     const s = paramShapes(config);
     const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
     const check = (name: string, a: Float64Array, shape: number[]) => {
@@ -205,7 +210,7 @@ export class TrainableLlama {
    * and the gradient of that loss with respect to every parameter (fresh arrays, same shapes).
    */
   lossAndGrads(ids: readonly number[], targets: readonly number[], dropout?: Rng): Gradients {
-    if (this.frozen && !this.lora) throw new RangeError('a model over a frozen base trains LoRA adapters only: addLora first');
+    if (this.products && !this.products.trainsBase && !this.lora) throw new RangeError('a model over a frozen base trains LoRA adapters only: addLora first');
     const tape = this.forward(ids, dropout);
     const { loss, dLogits } = crossEntropy(tape.logits, targets, ids.length, this.config.vocabSize);
     const grads = this.lora ? null : zerosLike(this.params);
@@ -252,7 +257,7 @@ export class TrainableLlama {
   /** y = x·Wᵀ for one projection, plus the LoRA branch (alpha/r)·B·A·dropout(x) when adapted. */
   private project(l: number, module: LoraModule, x: Float64Array, n: number, inDim: number, outDim: number, tape: LayerTape['lora'], dropout?: Rng): Float64Array {
     const key = KEY_OF_MODULE[module];
-    const y = this.frozen ? this.frozen.linear(l, key, x, n) : linearForward(x, this.params.layers[l]![key], n, inDim, outDim);
+    const y = this.products ? this.products.linear(l, key, x, n) : linearForward(x, this.params.layers[l]![key], n, inDim, outDim);
     const pair = this.lora?.layers[l]?.[module];
     if (!pair) return y;
     const p = this.lora!.config.dropout;
@@ -281,7 +286,8 @@ export class TrainableLlama {
     tape: LayerTape['lora'], g: LlamaParams | null, lg: LoraAdapter | null,
   ): Float64Array {
     const key = KEY_OF_MODULE[module];
-    const dx = this.frozen ? this.frozen.linearBack(l, key, dy, n) : linearBackward(dy, x, this.params.layers[l]![key], n, inDim, outDim, g ? g.layers[l]![key] : null);
+    const dw = g ? g.layers[l]![key] : null;
+    const dx = this.products ? this.products.linearBack(l, key, dy, x, n, dw) : linearBackward(dy, x, this.params.layers[l]![key], n, inDim, outDim, dw);
     const pair = this.lora?.layers[l]?.[module];
     const saved = tape[module];
     if (!pair || !saved || !lg) return dx;
@@ -301,7 +307,7 @@ export class TrainableLlama {
     const n = ids.length;
     if (n === 0) throw new RangeError('forward needs at least one token');
     const { D, F, qDim, kvDim, invFreq, shape } = this.dims(n);
-    let x = this.frozen ? this.frozen.embed(ids) : embeddingForward(p.embed, ids, c.vocabSize, D);
+    let x = this.products ? this.products.embed(ids) : embeddingForward(p.embed, ids, c.vocabSize, D);
     const layers: LayerTape[] = [];
     p.layers.forEach((w, l) => {
       const lora: LayerTape['lora'] = {};
@@ -321,7 +327,7 @@ export class TrainableLlama {
       layers.push({ x0, xn1, qr, kr, v, probs, att, x1, xn2, gate, up, act, lora });
     });
     const xn = rmsNormForward(x, p.norm, n, D, c.rmsNormEps);
-    const logits = this.frozen ? this.frozen.head(xn, n) : linearForward(xn, p.lmHead, n, D, c.vocabSize);
+    const logits = this.products ? this.products.head(xn, n) : linearForward(xn, p.lmHead, n, D, c.vocabSize);
     return { ids, layers, xLast: x, xn, logits };
   }
 
@@ -331,7 +337,7 @@ export class TrainableLlama {
     const p = this.params;
     const n = tape.ids.length;
     const { D, F, qDim, kvDim, invFreq, shape } = this.dims(n);
-    const dXn = this.frozen ? this.frozen.headBack(dLogits, n) : linearBackward(dLogits, tape.xn, p.lmHead, n, D, c.vocabSize, g?.lmHead ?? null);
+    const dXn = this.products ? this.products.headBack(dLogits, tape.xn, n, g?.lmHead ?? null) : linearBackward(dLogits, tape.xn, p.lmHead, n, D, c.vocabSize, g?.lmHead ?? null);
     let dx = rmsNormBackward(dXn, tape.xLast, p.norm, n, D, c.rmsNormEps, g?.norm ?? null);
     for (let l = c.numLayers - 1; l >= 0; l--) {
       const w = p.layers[l]!;

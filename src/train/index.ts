@@ -1,5 +1,5 @@
 /** Fine-tuning's public surface (re-exported by the package root). */
-export { TrainableLlama, type FrozenBase, type Gradients, type LlamaParams } from './graph.js';
+export { TrainableLlama, type MatrixProducts, type Gradients, type LlamaParams } from './graph.js';
 export { BackendBase, loadBackendTrainable } from './backend-base.js';
 export { AdamW, clipGradNorm, lrMultiplier, type LrScheduler } from './optim.js';
 export { Trainer, loadTrainable, evaluationLoss, type TrainOptions, type TrainSequence, type StepLog } from './trainer.js';

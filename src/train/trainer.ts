@@ -217,6 +217,8 @@ export class Trainer {
     const gradNorm = clipGradNorm(sums, this.options.maxGradNorm > 0 ? this.options.maxGradNorm : Infinity);
     const lr = this.options.learningRate * lrMultiplier(this.options.scheduler, this.step, this.options.warmupSteps, this.totalSteps);
     this.optimizer.update(sums, lr);
+    // Backend copies of trained weights follow the new values.
+    if (this.options.finetuningType === 'full') this.model.products?.refresh?.();
     this.step++;
     const seconds = (performance.now() - started) / 1000;
     const entry: StepLog = {
@@ -284,6 +286,7 @@ export class Trainer {
       p.set(arrays[i]!);
     });
     this.optimizer.restore(state.step, arrays.slice(this.params.length));
+    if (this.options.finetuningType === 'full') this.model.products?.refresh?.();
     this.step = state.step;
     this.history.splice(0, this.history.length, ...state.history);
     return true;

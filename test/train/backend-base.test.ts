@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadBackendTrainable } from '../../src/train/backend-base.js';
-import { loraArrays } from '../../src/train/graph.js';
+import { createBackend } from '../../src/backend/select.js';
+import { BackendProducts, loadBackendFullTrainable, loadBackendTrainable } from '../../src/train/backend-base.js';
+import { loraArrays, namedParams, TrainableLlama } from '../../src/train/graph.js';
 import { loadTrainable } from '../../src/train/trainer.js';
 import { fixture } from '../helpers/fixtures.js';
 import { skipNative } from '../helpers/native.js';
@@ -37,5 +38,26 @@ for (const backend of ['typescript', 'native'] as const) {
     assert.ok(err < 1e-4, `gradient relative error ${err}`);
     assert.equal(b.grads, null);
     assert.throws(() => loadBackendTrainable(TINY, { backend }).lossAndGrads(ids, targets), /trains LoRA adapters only/);
+  });
+}
+
+for (const backend of ['typescript', 'native'] as const) {
+  test(`full fine-tuning with ${backend}-backend products: loss and every weight gradient equal the float64 graph's (f32: within 1e-4); bf16 compute stays close`, { skip: backend === 'native' && skipNative }, () => {
+    const reference = loadTrainable(TINY).lossAndGrads(ids, targets);
+    const f32 = loadBackendFullTrainable(TINY, { backend }).lossAndGrads(ids, targets);
+    assert.ok(Math.abs(f32.loss - reference.loss) / reference.loss < 1e-5, `loss ${f32.loss} vs ${reference.loss}`);
+    const err = relError(namedParams(f32.grads!).map(([, g]) => g), namedParams(reference.grads!).map(([, g]) => g));
+    assert.ok(err < 1e-4, `gradient relative error ${err}`);
+    // bf16 compute: the checkpoint's weights are bf16 already, so after an update they are not —
+    // jitter them to see the rounding, which must stay small.
+    const dense = loadTrainable(TINY);
+    const rng = new Rng(4);
+    for (const [, p] of namedParams(dense.params)) for (let i = 0; i < p.length; i++) p[i]! *= 1 + (rng.nextFloat() - 0.5) * 1e-2;
+    const exact = dense.lossAndGrads(ids, targets);
+    const products = new BackendProducts(createBackend({ backend }), dense.config, dense.params, 'bf16');
+    const bf16 = new TrainableLlama(dense.config, dense.params, products).lossAndGrads(ids, targets);
+    assert.ok(Math.abs(bf16.loss - exact.loss) / exact.loss < 1e-2, `bf16 loss ${bf16.loss} vs ${exact.loss}`);
+    const bfErr = relError(namedParams(bf16.grads!).map(([, g]) => g), namedParams(exact.grads!).map(([, g]) => g));
+    assert.ok(bfErr < 0.05 && bfErr > 1e-5, `bf16 gradient relative error ${bfErr}`);
   });
 }
